@@ -1,0 +1,25 @@
+# p-diff: Neural Network Diffusion as a Snakemake pipeline. Each stage is one rules file.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train_base.smk"
+include: "rules/collect.smk"
+include: "rules/param_matrix.smk"
+include: "rules/train_ae.smk"
+include: "rules/train_ldm.smk"
+include: "rules/generate.smk"
+include: "rules/evaluate.smk"
+include: "rules/summarize.smk"
+
+
+rule all:
+    input:
+        get_final_targets(),
+    default_target: True

@@ -1,0 +1,92 @@
+"""The parameter autoencoder: 1-D convolutions over a flat parameter row, noise-augmented."""
+
+from __future__ import annotations
+
+import torch
+from tqdm import tqdm
+from torch import nn
+
+
+def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
+    conv = (nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1) if transpose
+            else nn.Conv1d(cin, cout, 4, stride=2, padding=1))
+    return nn.Sequential(conv, nn.InstanceNorm1d(cout, affine=True), nn.LeakyReLU(0.2))
+
+
+class ParameterAutoencoder(nn.Module):
+    """Encoder: stride-2 Conv1d blocks and a linear layer to a (latent_channels, latent_length)
+    latent; decoder: the mirror image. The row is zero-padded to a multiple of 2^blocks."""
+
+    def __init__(self, dim: int, channels: tuple[int, ...] = (64, 128, 256, 256),
+                 latent_channels: int = 4, latent_length: int = 16):
+        super().__init__()
+        self.dim = dim
+        self.latent_shape = (latent_channels, latent_length)
+        scale = 2 ** len(channels)
+        self.padded = -(-dim // scale) * scale
+        self.reduced = self.padded // scale
+        chans = (1, *channels)
+        self.encoder = nn.Sequential(*[_block(a, b, False) for a, b in zip(chans, chans[1:])])
+        latent_dim = latent_channels * latent_length
+        self.to_latent = nn.Linear(channels[-1] * self.reduced, latent_dim)
+        self.from_latent = nn.Linear(latent_dim, channels[-1] * self.reduced)
+        rev = chans[::-1]
+        self.decoder = nn.Sequential(*[_block(a, b, True) for a, b in zip(rev[:-2], rev[1:-1])],
+                                     nn.ConvTranspose1d(rev[-2], 1, 4, stride=2, padding=1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) normalized parameters -> (B, C, L) latents."""
+        h = nn.functional.pad(x, (0, self.padded - self.dim)).unsqueeze(1)
+        h = self.encoder(h).flatten(1)
+        return self.to_latent(h).view(-1, *self.latent_shape)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) latents -> (B, D) normalized parameters."""
+        h = self.from_latent(z.flatten(1)).view(len(z), -1, self.reduced)
+        return self.decoder(h).squeeze(1)[:, : self.dim]
+
+    def forward(self, x: torch.Tensor, input_noise: float = 0.0,
+                latent_noise: float = 0.0, generator: torch.Generator | None = None):
+        """Reconstruct x, with Gaussian noise added to the input and to the latent."""
+        if input_noise > 0:
+            x = x + input_noise * _randn_like(x, generator)
+        z = self.encode(x)
+        if latent_noise > 0:
+            z = z + latent_noise * _randn_like(z, generator)
+        return self.decode(z)
+
+
+def _randn_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(t.shape, generator=generator).to(t.device)
+
+
+def train_autoencoder(ae: ParameterAutoencoder, rows: torch.Tensor, *, steps: int,
+                      batch_size: int, lr: float, weight_decay: float, input_noise: float,
+                      latent_noise: float, seed: int, device: torch.device, log=print,
+                      log_every: int = 500, on_log=None) -> list[dict]:
+    """MSE reconstruction of normalized rows, with input and latent noise augmentation.
+
+    `on_log(ae)` may return extra metrics (e.g. accuracy of reconstructed sources) that are
+    logged and kept in the history.
+    """
+    g = torch.Generator().manual_seed(seed)
+    ae.to(device).train()
+    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=weight_decay)
+    history = []
+    for step in tqdm(range(1, steps + 1), desc="ae", mininterval=5):
+        idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
+        x = rows[idx].to(device)
+        loss = nn.functional.mse_loss(ae(x, input_noise, latent_noise, g), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % log_every == 0 or step == steps:
+            ae.eval()
+            entry = {"step": step, "loss": loss.item()}
+            if on_log is not None:
+                entry.update(on_log(ae))
+            ae.train()
+            history.append(entry)
+            log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
+    ae.eval()
+    return history

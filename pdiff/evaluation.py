@@ -1,0 +1,98 @@
+"""Evaluating many parameter sets of one network: a shared prefix once, the rest batched."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from pdiff.subset import ParameterSubset
+
+
+def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module, nn.Module]:
+    """Split a Sequential before the first child holding a generated tensor.
+
+    The prefix is identical for every parameter set, so its features are computed once.
+    Non-Sequential networks are not split. Suffix tensor names keep the model's names.
+    """
+    if not isinstance(model, nn.Sequential):
+        return nn.Identity(), model
+    children = list(model.named_children())
+    first = min(i for i, (name, _) in enumerate(children)
+                if any(n.startswith(name + ".") for n in subset.names))
+    prefix = nn.Sequential(*[m for _, m in children[:first]])
+    suffix = nn.Sequential()
+    for name, m in children[first:]:
+        suffix.add_module(name, m)
+    return prefix, suffix
+
+
+@torch.no_grad()
+def features(module: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device):
+    """Run a frozen module over x in batches (eval mode); the result stays on `device`."""
+    module.eval().to(device)
+    return torch.cat([module(x[i:i + batch_size].to(device))
+                      for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
+                 x: torch.Tensor, device: torch.device, batch_size: int = 1000,
+                 sets_per_batch: int = 25, prefix_features: torch.Tensor | None = None):
+    """Predicted classes (S x N) of the network with each of the S parameter rows put in.
+
+    The prefix runs once; the suffix runs under vmap over a chunk of parameter sets.
+    """
+    model = model.eval().to(device)
+    prefix, suffix = split_network(model, subset)
+    feats = prefix_features if prefix_features is not None else features(prefix, x, batch_size,
+                                                                          device)
+    base = {k: v for k, v in suffix.named_parameters()}
+    base.update(dict(suffix.named_buffers()))
+    fixed = {k: v for k, v in base.items() if k not in subset.names}
+
+    def run(params, xb):
+        return functional_call(suffix, {**fixed, **params}, (xb,)).argmax(-1)
+
+    batched = vmap(run, in_dims=(0, None))
+    out = []
+    for s in range(0, len(sets), sets_per_batch):
+        chunk = subset.unflatten(sets[s:s + sets_per_batch].to(device))
+        preds = [batched(chunk, feats[i:i + batch_size]) for i in range(0, len(feats), batch_size)]
+        out.append(torch.cat(preds, dim=1).cpu())
+    return torch.cat(out) if out else torch.empty(0, len(x), dtype=torch.long)
+
+
+@torch.no_grad()
+def predict_sets_reference(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
+                           x: torch.Tensor, device: torch.device, batch_size: int = 1000):
+    """The plain path: load each set into the network and run a full forward. For checks."""
+    model = model.eval().to(device)
+    original = {n: p.detach().clone() for n, p in model.named_parameters()}
+    params = dict(model.named_parameters())
+    out = []
+    try:
+        for row in sets:
+            for n, t in subset.unflatten(row.to(device)).items():
+                params[n].copy_(t)
+            out.append(torch.cat([model(x[i:i + batch_size].to(device)).argmax(-1)
+                                  for i in range(0, len(x), batch_size)]).cpu())
+    finally:
+        for n, p in params.items():
+            p.copy_(original[n])
+    return torch.stack(out) if out else torch.empty(0, len(x), dtype=torch.long)
+
+
+def accuracy(preds: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Accuracy in percent of each row of predictions."""
+    return (preds == labels.unsqueeze(0)).float().mean(dim=1) * 100.0
+
+
+def weight_average(matrix: torch.Tensor) -> torch.Tensor:
+    """The uniform average of the source rows: one model (the paper's "ensemble")."""
+    return matrix.mean(dim=0, keepdim=True)
+
+
+def finite_rows(sets: torch.Tensor) -> torch.Tensor:
+    """Mask of parameter rows without NaN or Inf."""
+    return torch.isfinite(sets).all(dim=1)

@@ -1,0 +1,118 @@
+"""Artifacts on disk: safetensors, JSON and CSV, written atomically and read with clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+
+class ArtifactError(RuntimeError):
+    """An artifact on disk cannot be used; the message names the file and what to do."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                 metadata: dict[str, str] | None = None) -> None:
+    """Write tensors as safetensors, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load_tensors(path: str | os.PathLike, check_finite: bool = True) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a missing, corrupt or non-finite file is an ArtifactError."""
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: file not found")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ArtifactError(f"{path}: not a readable safetensors file ({e}); "
+                            "delete it and rerun the rule that writes it") from e
+    if check_finite:
+        for name, t in tensors.items():
+            if t.is_floating_point() and not torch.isfinite(t).all():
+                raise ArtifactError(f"{path}: tensor '{name}' holds NaN or Inf values")
+    return tensors
+
+
+def save_json(obj, path: str | os.PathLike) -> None:
+    """Write JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def load_json(path: str | os.PathLike):
+    """Read JSON; a missing or malformed file is an ArtifactError."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path}: cannot read JSON ({e})") from e
+
+
+def save_table(df: pd.DataFrame, csv_path: str | os.PathLike,
+               md_path: str | os.PathLike | None = None, floatfmt: str = ".2f") -> None:
+    """Write a table as CSV (and Markdown when asked), atomically."""
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False)
+    if md_path is not None:
+        with atomic_path(md_path) as tmp:
+            tmp.write_text(df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+
+
+def save_module(module: nn.Module, config: dict, path: str | os.PathLike) -> None:
+    """Write a module's weights with the config that rebuilds it (in the file's metadata)."""
+    save_tensors(module.state_dict(), path, metadata={"config": json.dumps(config)})
+
+
+def load_module(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read weights and the config stored beside them by `save_module`."""
+    tensors = load_tensors(path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "config" not in meta:
+        raise ArtifactError(f"{path}: no config in the file's metadata; it was not written by "
+                            "pdiff (delete it and rerun the rule that writes it)")
+    return tensors, json.loads(meta["config"])

@@ -1,0 +1,270 @@
+"""One function per pipeline stage: artifacts in, artifacts out. The rules' scripts call these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from pdiff import data as data_mod
+from pdiff import runtime
+from pdiff.autoencoder import ParameterAutoencoder, train_autoencoder
+from pdiff.denoiser import LatentDenoiser
+from pdiff.diffusion import make_scheduler, sample, train_denoiser
+from pdiff.evaluation import accuracy, features, finite_rows, predict_sets, split_network, \
+    weight_average
+from pdiff.io import ArtifactError, load_json, load_module, load_tensors, save_json, \
+    save_module, save_table, save_tensors
+from pdiff.networks import build_network
+from pdiff.subset import ParameterSubset, normalization_stats
+from pdiff.training import checkpoint_name, collect_checkpoints, train_base
+
+
+def _data(cfg: dict, path: str) -> data_mod.Splits:
+    return data_mod.load_splits(path, cfg["data"]["name"])
+
+
+def _network(cfg: dict, splits: data_mod.Splits, weights: str | None = None):
+    x = splits.tensors["train_x"]
+    model = build_network(cfg["network"]["name"], in_channels=x.shape[1],
+                          num_classes=splits.num_classes, image_size=x.shape[-1],
+                          **cfg["network"].get("kwargs", {}))
+    if weights is not None:
+        state = load_tensors(weights)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise ArtifactError(f"{weights}: does not fit network "
+                                f"'{cfg['network']['name']}' ({e})") from e
+    return model
+
+
+def _subset(cfg: dict, model, location: str) -> ParameterSubset:
+    return ParameterSubset.from_model(model, cfg["locations"][location])
+
+
+def prepare_data(cfg: dict, out: str) -> None:
+    """Stage prepare_data: train/val/test split of the configured data set."""
+    d = cfg["data"]
+    data_mod.prepare_data(d["name"], out, root=d["root"], cache=d["cache"],
+                          download=d["download"], train_size=d["train_size"],
+                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"])
+
+
+def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
+                     threads: int = 1) -> None:
+    """Stage train_base: the whole network, trained normally."""
+    device = runtime.setup(seed, threads, cfg["device"])
+    log = runtime.get_logger("train_base").info
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits)
+    t = cfg["train_base"]
+    train_base(model, splits, out_model, out_metrics, epochs=t["epochs"],
+               batch_size=t["batch_size"], lr=t["lr"], weight_decay=t["weight_decay"],
+               optimizer=t["optimizer"], seed=seed, device=device, log=log)
+
+
+def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
+            out_dir: str, out_csv: str, threads: int = 1) -> None:
+    """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step."""
+    device = runtime.setup(seed, threads, cfg["device"])
+    log = runtime.get_logger("collect").info
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits, base_path)
+    subset = _subset(cfg, model, location)
+    c = cfg["collect"]
+    log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
+    collect_checkpoints(model, subset, splits, out_dir, out_csv, k=k,
+                        batch_size=c["batch_size"], lr=c["lr"],
+                        weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
+                        device=device, eval_batch=cfg["evaluate"]["batch_size"], log=log)
+
+
+def param_matrix(cfg: dict, data_path: str, base_path: str, ckpt_dir: str, location: str,
+                 k: int, out_matrix: str, out_layout: str) -> None:
+    """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
+    splits = _data(cfg, data_path)
+    subset = _subset(cfg, _network(cfg, splits, base_path), location)
+    files = sorted(Path(ckpt_dir).glob("*.safetensors"))
+    if len(files) < k:
+        raise ArtifactError(f"{ckpt_dir}: {len(files)} checkpoints, K={k} asked for")
+    rows = []
+    for f in files[:k]:
+        try:
+            rows.append(subset.flatten(load_tensors(f)))
+        except (KeyError, ValueError) as e:
+            raise ArtifactError(f"{f}: does not match the subset '{location}' ({e})") from e
+    matrix = torch.stack(rows)
+    mean, std = normalization_stats(matrix, subset)
+    save_tensors({"matrix": matrix, "mean": mean, "std": std}, out_matrix)
+    save_json({**subset.to_dict(), "location": location, "k": k,
+               "checkpoints": [f.name for f in files[:k]]}, out_layout)
+
+
+def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    t = load_tensors(matrix_path)
+    return (t["matrix"] - t["mean"]) / t["std"], t["mean"], t["std"]
+
+
+def _load_ae(path: str) -> ParameterAutoencoder:
+    state, conf = load_module(path)
+    ae = ParameterAutoencoder(**conf)
+    ae.load_state_dict(state)
+    return ae.eval()
+
+
+def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
+             noise: str, seed: int, out_ae: str, out_metrics: str, threads: int = 1) -> None:
+    """Stage train_ae: the parameter autoencoder, logging accuracy of rebuilt sources."""
+    device = runtime.setup(seed, threads, cfg["device"])
+    log = runtime.get_logger("train_ae").info
+    a = cfg["ae"]
+    sigma_v = a["input_noise"] if noise in ("input", "both") else 0.0
+    sigma_z = a["latent_noise"] if noise in ("latent", "both") else 0.0
+    rows, mean, std = _normalized(matrix_path)
+    subset = ParameterSubset.from_dict(load_json(layout_path))
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits, base_path).eval()
+    x_val, y_val = splits.images("val"), splits.labels("val")
+    prefix, _ = split_network(model, subset)
+    feats = features(prefix, x_val, cfg["evaluate"]["batch_size"], device)
+
+    def rebuilt_accuracy(ae):
+        with torch.no_grad():
+            rebuilt = ae(rows.to(device)).cpu() * std + mean
+        acc = accuracy(predict_sets(model, subset, rebuilt, x_val, device,
+                                    prefix_features=feats), y_val)
+        src = accuracy(predict_sets(model, subset, rows * std + mean, x_val, device,
+                                    prefix_features=feats), y_val)
+        return {"rebuilt_val_acc_mean": acc.mean().item(),
+                "source_val_acc_mean": src.mean().item()}
+
+    conf = {"dim": subset.dim, "channels": list(a["channels"]),
+            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
+    ae = ParameterAutoencoder(**conf)
+    log(f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}; D={subset.dim}, "
+        f"{sum(p.numel() for p in ae.parameters())} AE parameters")
+    history = train_autoencoder(ae, rows, steps=a["steps"], batch_size=a["batch_size"],
+                                lr=a["lr"], weight_decay=a["weight_decay"],
+                                input_noise=sigma_v, latent_noise=sigma_z, seed=seed,
+                                device=device, log=log, log_every=a["log_every"],
+                                on_log=rebuilt_accuracy)
+    save_module(ae, conf, out_ae)
+    save_json({"noise": noise, "input_noise": sigma_v, "latent_noise": sigma_z,
+               "history": history}, out_metrics)
+
+
+def _ldm_config(cfg: dict, latent_channels: int) -> dict:
+    m = cfg["ldm"]
+    return {"latent_channels": latent_channels, "channels": m["channels"],
+            "blocks": m["blocks"], "time_dim": m["time_dim"]}
+
+
+def _scheduler(cfg: dict, kind: str = "ddpm"):
+    m = cfg["ldm"]
+    return make_scheduler(kind, m["timesteps"], m["beta_start"], m["beta_end"],
+                          m["beta_schedule"])
+
+
+def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str,
+              out_metrics: str, threads: int = 1) -> None:
+    """Stage train_ldm: the latent DDPM on the encoded (noise-free) source latents."""
+    device = runtime.setup(seed, threads, cfg["device"])
+    log = runtime.get_logger("train_ldm").info
+    rows, _, _ = _normalized(matrix_path)
+    ae = _load_ae(ae_path).to(device)
+    with torch.no_grad():
+        latents = ae.encode(rows.to(device)).cpu()
+    # The DDPM expects unit-scale data; the scale is kept to undo it at sampling.
+    scale = latents.std().clamp_min(1e-8).item()
+    log(f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {scale:.4f}")
+    conf = _ldm_config(cfg, latents.shape[1])
+    denoiser = LatentDenoiser(**conf)
+    m = cfg["ldm"]
+    history = train_denoiser(denoiser, latents / scale, _scheduler(cfg), steps=m["steps"],
+                             batch_size=m["batch_size"], lr=m["lr"],
+                             weight_decay=m["weight_decay"], seed=seed, device=device,
+                             log=log, log_every=m["log_every"])
+    save_module(denoiser, {**conf, "latent_scale": scale,
+                           "latent_shape": list(latents.shape[1:])}, out_ldm)
+    save_json({"latent_mean": latents.mean().item(), "latent_std": scale,
+               "history": history}, out_metrics)
+
+
+def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
+             seed: int, out: str, threads: int = 1) -> None:
+    """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
+    device = runtime.setup(seed, threads, cfg["device"])
+    log = runtime.get_logger("generate").info
+    kind, steps = parse_sampler(sampler)
+    _, mean, std = _normalized(matrix_path)
+    ae = _load_ae(ae_path).to(device)
+    state, conf = load_module(ldm_path)
+    scale, shape = conf.pop("latent_scale"), tuple(conf.pop("latent_shape"))
+    denoiser = LatentDenoiser(**conf)
+    denoiser.load_state_dict(state)
+    n = cfg["generate"]["n"]
+    latents = sample(denoiser, _scheduler(cfg, kind), n, shape, steps, seed, device) * scale
+    with torch.no_grad():
+        params = ae.decode(latents.to(device)).cpu() * std + mean
+    bad = int((~finite_rows(params)).sum())
+    log(f"{n} sets sampled with {kind}, {steps} steps; {bad} hold NaN or Inf")
+    save_tensors({"params": params, "latents": latents}, out,
+                 metadata={"sampler": kind, "steps": str(steps)})
+
+
+def parse_sampler(name: str) -> tuple[str, int]:
+    """'ddim-50' -> ('ddim', 50)."""
+    kind, _, steps = name.partition("-")
+    if not steps.isdigit():
+        raise ValueError(f"sampler '{name}' is not of the form KIND-STEPS (e.g. ddpm-1000)")
+    return kind, int(steps)
+
+
+def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
+             generated_path: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
+    """Stage evaluate: accuracy and test predictions of sources, their average and generated."""
+    device = runtime.setup(0, threads, cfg["device"])
+    log = runtime.get_logger("evaluate").info
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits, base_path)
+    subset = ParameterSubset.from_dict(load_json(layout_path))
+    sources = load_tensors(matrix_path)["matrix"]
+    generated = load_tensors(generated_path, check_finite=False)["params"]
+    groups = {"source": sources, "average": weight_average(sources), "generated": generated}
+    e = cfg["evaluate"]
+    prefix, _ = split_network(model, subset)
+    acc, preds_out = {}, {}
+    for split in ("val", "test"):
+        x, y = splits.images(split), splits.labels(split)
+        feats = features(prefix, x, e["batch_size"], device)
+        for group, sets in groups.items():
+            ok = finite_rows(sets)
+            preds = torch.full((len(sets), len(y)), -1, dtype=torch.long)
+            if ok.any():
+                preds[ok] = predict_sets(model, subset, sets[ok], x, device, e["batch_size"],
+                                         e["sets_per_batch"], prefix_features=feats)
+            acc[group, split] = torch.where(ok, accuracy(preds, y), float("nan"))
+            if split == "test":
+                preds_out[group] = preds
+    table = pd.concat([pd.DataFrame({"group": group, "index": range(len(sets)),
+                                     "finite": finite_rows(sets).tolist(),
+                                     "val_acc": acc[group, "val"].tolist(),
+                                     "test_acc": acc[group, "test"].tolist()})
+                       for group, sets in groups.items()], ignore_index=True)
+    save_table(table, out_csv)
+    save_tensors({**{f"{g}_predictions": p for g, p in preds_out.items()},
+                  "test_labels": splits.labels("test")}, out_predictions)
+    for group, rows in table.groupby("group", sort=False):
+        log(f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
+            f"mean {rows.test_acc.mean():.2f}")
+
+
+def summarize(eval_csvs: dict[int, str], out_csv: str, out_md: str) -> pd.DataFrame:
+    """Stage summarize: the main table over seeds (see pdiff.reporting)."""
+    from pdiff.reporting import main_table
+
+    table = main_table({seed: pd.read_csv(p) for seed, p in eval_csvs.items()})
+    save_table(table, out_csv, out_md)
+    return table

@@ -1,0 +1,41 @@
+"""Tables from evaluation results: the main table and per-group statistics."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+MAIN_ROWS = [
+    ("original (best source, chosen on test)", "source", "best"),
+    ("ensemble (weight average of sources)", "average", "best"),
+    ("p-diff (best generated, chosen on test)", "generated", "best"),
+    ("sources mean", "source", "mean"),
+    ("sources median", "source", "median"),
+    ("generated mean", "generated", "mean"),
+    ("generated median", "generated", "median"),
+    ("original, chosen on validation (honest)", "source", "val_chosen"),
+    ("p-diff, chosen on validation (honest)", "generated", "val_chosen"),
+    ("generated sets with NaN/Inf (excluded above)", "generated", "nonfinite"),
+]
+
+
+def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
+    """Test accuracy best / mean / median of a group, the validation-chosen model's test
+    accuracy, and how many sets were non-finite (excluded from the others, never dropped)."""
+    rows = evals[evals["group"] == group]
+    ok = rows[rows["finite"].astype(bool)]
+    val_chosen = ok.loc[ok["val_acc"].idxmax(), "test_acc"] if len(ok) else float("nan")
+    return {"best": ok["test_acc"].max(), "mean": ok["test_acc"].mean(),
+            "median": ok["test_acc"].median(), "val_chosen": val_chosen,
+            "n": len(rows), "nonfinite": int(len(rows) - len(ok))}
+
+
+def main_table(evals_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Rows of the paper's main table (plus the honest variant); a column per seed and the mean."""
+    stats = {seed: {g: group_stats(df, g) for g in ("source", "average", "generated")}
+             for seed, df in evals_by_seed.items()}
+    table = pd.DataFrame({"row": [name for name, _, _ in MAIN_ROWS]})
+    for seed in sorted(stats):
+        table[f"seed {seed}"] = [stats[seed][g][stat] for _, g, stat in MAIN_ROWS]
+    seed_cols = [c for c in table.columns if c.startswith("seed ")]
+    table["mean over seeds"] = table[seed_cols].mean(axis=1)
+    return table

@@ -1,0 +1,141 @@
+"""Training the task network: the base model, then K checkpoints of the chosen subset."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from pdiff.data import Splits
+from pdiff.evaluation import accuracy, features, predict_sets, split_network
+from pdiff.io import atomic_dir, save_json, save_table, save_tensors
+from pdiff.subset import ParameterSubset
+
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """An optimizer by config name (SGD gets momentum 0.9)."""
+    extra = {"momentum": 0.9} if name == "sgd" else {}
+    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, **extra)
+
+
+def batches(n: int, batch_size: int, g: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless shuffled minibatch indices, a fresh permutation each epoch."""
+    while True:
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+            yield perm[i:i + batch_size]
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters and buffers of a model, detached, on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+                   batch_size: int = 1000) -> float:
+    """Test accuracy (percent) of one model, plain forward."""
+    preds = features(model, x, batch_size, device).argmax(-1).cpu()
+    return float(accuracy(preds.unsqueeze(0), y)[0])
+
+
+def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str, *,
+               epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer: str,
+               seed: int, device: torch.device, log=print) -> dict:
+    """Train the whole network; write its weights (safetensors) and metrics (JSON)."""
+    g = torch.Generator().manual_seed(seed)
+    x, y = data.images("train"), data.labels("train")
+    model.to(device).train()
+    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    steps_per_epoch = max(1, len(x) // batch_size)
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    it = batches(len(x), batch_size, g)
+    history = []
+    for epoch in range(epochs):
+        running = 0.0
+        for _ in tqdm(range(steps_per_epoch), desc=f"base epoch {epoch + 1}/{epochs}",
+                      mininterval=5):
+            idx = next(it)
+            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += loss.item()
+        val = evaluate_model(model, data.images("val"), data.labels("val"), device)
+        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, "val_acc": val})
+        log(f"epoch {epoch + 1}: loss {running / steps_per_epoch:.4f} val acc {val:.2f}")
+    metrics = {"val_acc": history[-1]["val_acc"],
+               "test_acc": evaluate_model(model, data.images("test"), data.labels("test"),
+                                          device),
+               "num_parameters": sum(p.numel() for p in model.parameters()),
+               "history": history}
+    log(f"base model: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
+    save_tensors(model_state(model), out_model)
+    save_json(metrics, out_metrics)
+    return metrics
+
+
+def checkpoint_name(i: int) -> str:
+    return f"ckpt_{i:04d}.safetensors"
+
+
+def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
+                        out_csv: str, *, k: int, batch_size: int, lr: float,
+                        weight_decay: float, optimizer: str, seed: int, device: torch.device,
+                        eval_batch: int = 1000, log=print) -> pd.DataFrame:
+    """Keep training only the subset, saving it after each of K optimizer steps.
+
+    The network stays in eval mode: BatchNorm running statistics are frozen, so everything
+    outside the subset is identical in all K checkpoints, as the method requires.
+    """
+    g = torch.Generator().manual_seed(seed)
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = dict(model.named_parameters())
+    trainable = [params[n] for n in subset.names]
+    for p in trainable:
+        p.requires_grad_(True)
+    prefix, suffix = split_network(model, subset)
+    opt = make_optimizer(optimizer, trainable, lr, weight_decay)
+    x, y = data.images("train"), data.labels("train")
+    it = batches(len(x), batch_size, g)
+    rows = []
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        for i in tqdm(range(k), desc="collect", mininterval=5):
+            idx = next(it)
+            with torch.no_grad():
+                h = prefix(x[idx].to(device))
+            loss = nn.functional.cross_entropy(suffix(h), y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            save_tensors({n: params[n] for n in subset.names}, tmp / checkpoint_name(i))
+            rows.append(subset.flatten({n: params[n].detach().cpu() for n in subset.names}))
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"collection diverged at step {i} (loss {loss.item()});"
+                                         " lower collect.lr")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    matrix = torch.stack(rows)
+    acc = {}
+    for split in ("val", "test"):
+        preds = predict_sets(model, subset, matrix, data.images(split), device, eval_batch)
+        acc[split] = accuracy(preds, data.labels(split))
+    df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
+                       "step": range(1, k + 1),
+                       "val_acc": acc["val"].tolist(), "test_acc": acc["test"].tolist()})
+    save_table(df, out_csv)
+    log(f"collected {k} checkpoints: test acc min {df.test_acc.min():.2f} "
+        f"mean {df.test_acc.mean():.2f} max {df.test_acc.max():.2f}")
+    return df

@@ -1,0 +1,50 @@
+import torch
+
+from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference, weight_average
+from pdiff.subset import ParameterSubset
+
+CPU = torch.device("cpu")
+
+
+def _sets(model, subset, n, scale=0.3):
+    row = subset.flatten({k: v.detach() for k, v in model.named_parameters()})
+    g = torch.Generator().manual_seed(1)
+    return row + scale * torch.randn(n, subset.dim, generator=g)
+
+
+def test_fast_and_reference_predictions_agree(cnn, last_two_bn):
+    x = torch.randn(300, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    sets = _sets(cnn, last_two_bn, 7)
+    fast = predict_sets(cnn, last_two_bn, sets, x, CPU, batch_size=128, sets_per_batch=3)
+    ref = predict_sets_reference(cnn, last_two_bn, sets, x, CPU, batch_size=128)
+    assert fast.shape == (7, 300)
+    assert torch.equal(fast, ref)
+    # the sets really differ, so agreement is not trivial
+    assert len({tuple(p.tolist()) for p in fast}) > 1
+
+
+def test_fast_path_agrees_for_an_early_layer(cnn):
+    subset = ParameterSubset.from_model(cnn, ["conv1.weight", "bn1.*"])
+    x = torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    sets = _sets(cnn, subset, 4, scale=0.05)
+    assert torch.equal(predict_sets(cnn, subset, sets, x, CPU),
+                       predict_sets_reference(cnn, subset, sets, x, CPU))
+
+
+def test_reference_path_restores_the_model(cnn, last_two_bn):
+    before = {k: v.clone() for k, v in cnn.state_dict().items()}
+    predict_sets_reference(cnn, last_two_bn, _sets(cnn, last_two_bn, 2),
+                           torch.randn(8, 1, 28, 28), CPU)
+    for k, v in cnn.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_weight_average_is_the_uniform_mean():
+    m = torch.tensor([[1.0, 2.0], [3.0, 6.0]])
+    assert torch.equal(weight_average(m), torch.tensor([[2.0, 4.0]]))
+
+
+def test_accuracy_in_percent():
+    preds = torch.tensor([[0, 1, 2, 3], [0, 0, 0, 0]])
+    labels = torch.tensor([0, 1, 2, 0])
+    assert accuracy(preds, labels).tolist() == [75.0, 50.0]
