@@ -23,3 +23,7 @@ rule all:
     input:
         get_final_targets(),
     default_target: True
+
+
+onsuccess:
+    print_main_table()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm
 from torch import nn
+from tqdm import tqdm
 
 
 def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
     conv = (nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1) if transpose
             else nn.Conv1d(cin, cout, 4, stride=2, padding=1))
-    return nn.Sequential(conv, nn.InstanceNorm1d(cout, affine=True), nn.LeakyReLU(0.2))
+    return nn.Sequential(conv, nn.GroupNorm(1, cout), nn.LeakyReLU(0.2))
 
 
 class ParameterAutoencoder(nn.Module):
@@ -26,13 +26,13 @@ class ParameterAutoencoder(nn.Module):
         self.padded = -(-dim // scale) * scale
         self.reduced = self.padded // scale
         chans = (1, *channels)
-        self.encoder = nn.Sequential(*[_block(a, b, False) for a, b in zip(chans, chans[1:])])
+        pairs = list(zip(chans[:-1], chans[1:], strict=True))
+        self.encoder = nn.Sequential(*[_block(a, b, False) for a, b in pairs])
         latent_dim = latent_channels * latent_length
         self.to_latent = nn.Linear(channels[-1] * self.reduced, latent_dim)
         self.from_latent = nn.Linear(latent_dim, channels[-1] * self.reduced)
-        rev = chans[::-1]
-        self.decoder = nn.Sequential(*[_block(a, b, True) for a, b in zip(rev[:-2], rev[1:-1])],
-                                     nn.ConvTranspose1d(rev[-2], 1, 4, stride=2, padding=1))
+        self.decoder = nn.Sequential(*[_block(b, a, True) for a, b in reversed(pairs[1:])],
+                                     nn.ConvTranspose1d(chans[1], 1, 4, stride=2, padding=1))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, D) normalized parameters -> (B, C, L) latents."""
@@ -63,11 +63,12 @@ def _randn_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 def train_autoencoder(ae: ParameterAutoencoder, rows: torch.Tensor, *, steps: int,
                       batch_size: int, lr: float, weight_decay: float, input_noise: float,
                       latent_noise: float, seed: int, device: torch.device, log=print,
-                      log_every: int = 500, on_log=None) -> list[dict]:
+                      log_every: int = 500, eval_every: int = 0,
+                      on_eval=None) -> list[dict]:
     """MSE reconstruction of normalized rows, with input and latent noise augmentation.
 
-    `on_log(ae)` may return extra metrics (e.g. accuracy of reconstructed sources) that are
-    logged and kept in the history.
+    Every `eval_every` steps and at the end, `on_eval(ae)` may return extra metrics (e.g.
+    accuracy of the rebuilt sources) that are logged and kept in the history.
     """
     g = torch.Generator().manual_seed(seed)
     ae.to(device).train()
@@ -80,12 +81,14 @@ def train_autoencoder(ae: ParameterAutoencoder, rows: torch.Tensor, *, steps: in
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % log_every == 0 or step == steps:
-            ae.eval()
+        evaluate = on_eval is not None and (
+            step == steps or (eval_every > 0 and step % eval_every == 0))
+        if step % log_every == 0 or evaluate or step == steps:
             entry = {"step": step, "loss": loss.item()}
-            if on_log is not None:
-                entry.update(on_log(ae))
-            ae.train()
+            if evaluate:
+                ae.eval()
+                entry.update(on_eval(ae))
+                ae.train()
             history.append(entry)
             log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
     ae.eval()

@@ -1,4 +1,4 @@
-"""Latent diffusion: noise schedules and samplers come from diffusers; training and sampling here."""
+"""Latent diffusion: schedules and samplers from diffusers; training and sampling here."""
 
 from __future__ import annotations
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors import SafetensorError
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 

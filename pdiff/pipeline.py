@@ -12,13 +12,27 @@ from pdiff import runtime
 from pdiff.autoencoder import ParameterAutoencoder, train_autoencoder
 from pdiff.denoiser import LatentDenoiser
 from pdiff.diffusion import make_scheduler, sample, train_denoiser
-from pdiff.evaluation import accuracy, features, finite_rows, predict_sets, split_network, \
-    weight_average
-from pdiff.io import ArtifactError, load_json, load_module, load_tensors, save_json, \
-    save_module, save_table, save_tensors
+from pdiff.evaluation import (
+    accuracy,
+    features,
+    finite_rows,
+    predict_sets,
+    split_network,
+    weight_average,
+)
+from pdiff.io import (
+    ArtifactError,
+    load_json,
+    load_module,
+    load_tensors,
+    save_json,
+    save_module,
+    save_table,
+    save_tensors,
+)
 from pdiff.networks import build_network
 from pdiff.subset import ParameterSubset, normalization_stats
-from pdiff.training import checkpoint_name, collect_checkpoints, train_base
+from pdiff.training import collect_checkpoints, train_base
 
 
 def _data(cfg: dict, path: str) -> data_mod.Splits:
@@ -130,15 +144,18 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     prefix, _ = split_network(model, subset)
     feats = features(prefix, x_val, cfg["evaluate"]["batch_size"], device)
 
+    sources = rows * std + mean
+    source_acc = accuracy(predict_sets(model, subset, sources, x_val, device,
+                                       prefix_features=feats), y_val).mean().item()
+    log(f"sources: mean val acc {source_acc:.3f}")
+
     def rebuilt_accuracy(ae):
         with torch.no_grad():
             rebuilt = ae(rows.to(device)).cpu() * std + mean
         acc = accuracy(predict_sets(model, subset, rebuilt, x_val, device,
                                     prefix_features=feats), y_val)
-        src = accuracy(predict_sets(model, subset, rows * std + mean, x_val, device,
-                                    prefix_features=feats), y_val)
-        return {"rebuilt_val_acc_mean": acc.mean().item(),
-                "source_val_acc_mean": src.mean().item()}
+        return {"rebuilt_val_acc_mean": acc.mean().item(), "source_val_acc_mean": source_acc,
+                "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item()}
 
     conf = {"dim": subset.dim, "channels": list(a["channels"]),
             "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
@@ -149,7 +166,7 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
                                 lr=a["lr"], weight_decay=a["weight_decay"],
                                 input_noise=sigma_v, latent_noise=sigma_z, seed=seed,
                                 device=device, log=log, log_every=a["log_every"],
-                                on_log=rebuilt_accuracy)
+                                eval_every=a["eval_every"], on_eval=rebuilt_accuracy)
     save_module(ae, conf, out_ae)
     save_json({"noise": noise, "input_noise": sigma_v, "latent_noise": sigma_z,
                "history": history}, out_metrics)

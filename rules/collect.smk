@@ -1,14 +1,14 @@
 rule collect_checkpoints:
     input:
-        data=RESULTS + "/data.safetensors",
-        base=RUN + "/base.safetensors",
+        data=DATA,
+        base=BASE,
     output:
-        checkpoints=directory(SUBSET + "/checkpoints"),
-        table=SUBSET + "/checkpoints.csv",
+        checkpoints=directory(CHECKPOINTS),
+        table=CHECKPOINT_TABLE,
     log:
-        log_path(SUBSET + "/checkpoints"),
+        log_path(CHECKPOINT_TABLE),
     benchmark:
-        bench_path(SUBSET + "/checkpoints")
+        bench_path(CHECKPOINT_TABLE)
     params:
         cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
         k=get_collect_k(),
@@ -16,5 +16,7 @@ rule collect_checkpoints:
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/collect_checkpoints.py"

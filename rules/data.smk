@@ -1,9 +1,11 @@
 rule prepare_data:
     output:
-        RESULTS + "/data.safetensors",
+        DATA,
     log:
-        log_path(RESULTS + "/data"),
+        log_path(DATA),
     params:
         cfg=get_cfg("data"),
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/prepare_data.py"

@@ -1,22 +1,24 @@
 rule evaluate:
     input:
-        data=RESULTS + "/data.safetensors",
-        base=RUN + "/base.safetensors",
-        matrix=MATRIX + "/param_matrix.safetensors",
-        layout=MATRIX + "/layout.json",
-        generated=SAMPLES + "/generated.safetensors",
+        data=DATA,
+        base=BASE,
+        matrix=PARAM_MATRIX,
+        layout=LAYOUT,
+        generated=GENERATED,
     output:
-        table=SAMPLES + "/evaluation.csv",
-        predictions=SAMPLES + "/predictions.safetensors",
+        table=EVALUATION,
+        predictions=PREDICTIONS,
     log:
-        log_path(SAMPLES + "/evaluation"),
+        log_path(EVALUATION),
     benchmark:
-        bench_path(SAMPLES + "/evaluation")
+        bench_path(EVALUATION)
     params:
         cfg=get_cfg("data", "network", "evaluate"),
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/evaluate.py"

@@ -1,19 +1,21 @@
 rule generate:
     input:
-        matrix=MATRIX + "/param_matrix.safetensors",
-        ae=MODELS + "/ae.safetensors",
-        ldm=MODELS + "/ldm.safetensors",
+        matrix=PARAM_MATRIX,
+        ae=AE,
+        ldm=LDM,
     output:
-        SAMPLES + "/generated.safetensors",
+        GENERATED,
     log:
-        log_path(SAMPLES + "/generated"),
+        log_path(GENERATED),
     benchmark:
-        bench_path(SAMPLES + "/generated")
+        bench_path(GENERATED)
     params:
         cfg=get_cfg("ldm", "generate"),
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/generate.py"

@@ -1,14 +1,16 @@
 rule param_matrix:
     input:
-        data=RESULTS + "/data.safetensors",
-        base=RUN + "/base.safetensors",
-        checkpoints=SUBSET + "/checkpoints",
+        data=DATA,
+        base=BASE,
+        checkpoints=CHECKPOINTS,
     output:
-        matrix=MATRIX + "/param_matrix.safetensors",
-        layout=MATRIX + "/layout.json",
+        matrix=PARAM_MATRIX,
+        layout=LAYOUT,
     log:
-        log_path(MATRIX + "/param_matrix"),
+        log_path(PARAM_MATRIX),
     params:
         cfg=get_cfg("data", "network", "locations"),
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/param_matrix.py"

@@ -2,9 +2,11 @@ rule summarize:
     input:
         unpack(get_main_evaluations),
     output:
-        csv=RESULTS + "/main_table.csv",
-        md=RESULTS + "/main_table.md",
+        csv=MAIN_TABLE,
+        md=MAIN_TABLE_MD,
     log:
-        log_path(RESULTS + "/main_table"),
+        log_path(MAIN_TABLE),
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/summarize.py"

@@ -1,21 +1,23 @@
 rule train_ae:
     input:
-        data=RESULTS + "/data.safetensors",
-        base=RUN + "/base.safetensors",
-        matrix=MATRIX + "/param_matrix.safetensors",
-        layout=MATRIX + "/layout.json",
+        data=DATA,
+        base=BASE,
+        matrix=PARAM_MATRIX,
+        layout=LAYOUT,
     output:
-        ae=MODELS + "/ae.safetensors",
-        metrics=MODELS + "/ae.json",
+        ae=AE,
+        metrics=AE_METRICS,
     log:
-        log_path(MODELS + "/ae"),
+        log_path(AE),
     benchmark:
-        bench_path(MODELS + "/ae")
+        bench_path(AE)
     params:
         cfg=get_cfg("data", "network", "ae", "evaluate"),
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/train_ae.py"

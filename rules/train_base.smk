@@ -1,18 +1,20 @@
 rule train_base:
     input:
-        data=RESULTS + "/data.safetensors",
+        data=DATA,
     output:
-        model=RUN + "/base.safetensors",
-        metrics=RUN + "/base.json",
+        model=BASE,
+        metrics=BASE_METRICS,
     log:
-        log_path(RUN + "/base"),
+        log_path(BASE),
     benchmark:
-        bench_path(RUN + "/base")
+        bench_path(BASE)
     params:
         cfg=get_cfg("data", "network", "train_base"),
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/train_base.py"

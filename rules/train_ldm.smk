@@ -1,19 +1,21 @@
 rule train_ldm:
     input:
-        matrix=MATRIX + "/param_matrix.safetensors",
-        ae=MODELS + "/ae.safetensors",
+        matrix=PARAM_MATRIX,
+        ae=AE,
     output:
-        ldm=MODELS + "/ldm.safetensors",
-        metrics=MODELS + "/ldm.json",
+        ldm=LDM,
+        metrics=LDM_METRICS,
     log:
-        log_path(MODELS + "/ldm"),
+        log_path(LDM),
     benchmark:
-        bench_path(MODELS + "/ldm")
+        bench_path(LDM)
     params:
         cfg=get_cfg("ldm"),
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
+    conda:
+        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/train_ldm.py"

@@ -1,0 +1,45 @@
+# Set-up, the default experiment, tests and checks. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Pinned for reproducibility; override for another platform, e.g. make TORCH="torch torchvision".
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+CORES ?= all
+SNAKEMAKE := $(BIN)/snakemake
+
+.PHONY: help setup data run test lint tiny clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed data ## venv, packages and (where apt exists) the Fashion-MNIST package
+
+data: ## Debian's Fashion-MNIST files; elsewhere torchvision downloads them at run time
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	  || echo "apt could not install dataset-fashion-mnist; torchvision will download the data"; \
+	else echo "no Debian data package; torchvision will download Fashion-MNIST at run time"; fi
+
+run: setup ## set up, then run the default experiment (config.yaml) and print the main table
+	$(SNAKEMAKE) --cores $(CORES)
+
+tiny: setup ## the tiny experiment of the tests, in about a minute
+	$(SNAKEMAKE) --cores $(CORES) --configfile tests/configs/tiny.yaml
+
+test: setup ## set up, then run the test suite
+	$(BIN)/pytest -q
+
+lint: setup ## ruff and snakemake --lint
+	$(BIN)/ruff check .
+	$(SNAKEMAKE) --lint
+
+clean: ## remove results (not the venv or data)
+	rm -rf results .snakemake
