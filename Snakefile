@@ -17,6 +17,8 @@ include: "rules/train_ldm.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
 include: "rules/summarize.smk"
+include: "rules/ablations.smk"
+include: "rules/memorization.smk"
 
 
 rule all:

@@ -23,9 +23,10 @@ def validate_config(config: dict) -> dict:
         validate(config, str(SCHEMA), set_default=True)
     except WorkflowError as e:
         raise ConfigError(str(e)) from None
-    if config["location"] not in config["locations"]:
-        raise ConfigError(f"location '{config['location']}' is not one of locations: "
-                          f"{sorted(config['locations'])}")
+    for name in [config["location"], *config["ablations"]["location"]]:
+        if name not in config["locations"]:
+            raise ConfigError(f"location '{name}' is not one of locations: "
+                              f"{sorted(config['locations'])}; add it there or fix the name")
     return config
 
 

@@ -142,7 +142,7 @@ def prepare_data(name: str, out: str, root: str | None = None, cache: str = "dat
         "train_x": tx[train_idx].to(torch.uint8), "train_y": ty[train_idx].to(torch.int64),
         "val_x": tx[val_idx].to(torch.uint8), "val_y": ty[val_idx].to(torch.int64),
         "test_x": ex[test_idx].to(torch.uint8), "test_y": ey[test_idx].to(torch.int64),
-    }, out, metadata={"dataset": name, "num_classes": str(spec["num_classes"])})
+    }, out, metadata={"dataset": name, "num_classes": spec["num_classes"]})
 
 
 def load_splits(path: str, name: str) -> Splits:

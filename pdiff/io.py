@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -21,11 +22,18 @@ class ArtifactError(RuntimeError):
     """An artifact on disk cannot be used; the message names the file and what to do."""
 
 
+def _remove_stale(path: Path) -> None:
+    """Create the parent folder; remove temporaries that a killed writer of `path` left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -40,7 +48,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
@@ -52,11 +60,26 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
-                 metadata: dict[str, str] | None = None) -> None:
-    """Write tensors as safetensors, atomically."""
+                 metadata: dict | None = None) -> None:
+    """Write tensors as safetensors, atomically, with optional JSON-able metadata.
+
+    The metadata is stored as one JSON string: safetensors orders several metadata keys at
+    random, which would make equal artifacts differ byte for byte.
+    """
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = {"pdiff": json.dumps(metadata, sort_keys=True)} if metadata else None
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def load_metadata(path: str | os.PathLike) -> dict:
+    """The metadata that `save_tensors` stored with a file ({} when none)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise ArtifactError(f"{path}: not a readable safetensors file ({e})") from e
+    return json.loads(meta["pdiff"]) if "pdiff" in meta else {}
 
 
 def load_tensors(path: str | os.PathLike, check_finite: bool = True) -> dict[str, torch.Tensor]:
@@ -103,15 +126,14 @@ def save_table(df: pd.DataFrame, csv_path: str | os.PathLike,
 
 def save_module(module: nn.Module, config: dict, path: str | os.PathLike) -> None:
     """Write a module's weights with the config that rebuilds it (in the file's metadata)."""
-    save_tensors(module.state_dict(), path, metadata={"config": json.dumps(config)})
+    save_tensors(module.state_dict(), path, metadata={"config": config})
 
 
 def load_module(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Read weights and the config stored beside them by `save_module`."""
     tensors = load_tensors(path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    meta = load_metadata(path)
     if "config" not in meta:
         raise ArtifactError(f"{path}: no config in the file's metadata; it was not written by "
                             "pdiff (delete it and rerun the rule that writes it)")
-    return tensors, json.loads(meta["config"])
+    return tensors, meta["config"]

@@ -39,3 +39,21 @@ def main_table(evals_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
     seed_cols = [c for c in table.columns if c.startswith("seed ")]
     table["mean over seeds"] = table[seed_cols].mean(axis=1)
     return table
+
+
+STAT_COLUMNS = ["best", "mean", "median", "val_chosen", "nonfinite"]
+
+
+def ablation_table(axis: str, variants: list[tuple[str, pd.DataFrame]],
+                   sources: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per value of an ablation axis (generated models' test accuracy, averaged over
+    seeds), below a row for the default experiment's source models."""
+    def averaged(label, frames, group):
+        stats = pd.DataFrame([group_stats(df, group) for df in frames])
+        return {axis: label, **stats[STAT_COLUMNS].mean().to_dict(), "seeds": len(frames)}
+
+    rows = [averaged("sources (default)", sources, "source")]
+    labels = list(dict.fromkeys(label for label, _ in variants))
+    for label in labels:
+        rows.append(averaged(label, [df for lab, df in variants if lab == label], "generated"))
+    return pd.DataFrame(rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -88,45 +87,55 @@ def checkpoint_name(i: int) -> str:
     return f"ckpt_{i:04d}.safetensors"
 
 
-def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
-                        out_csv: str, *, k: int, batch_size: int, lr: float,
-                        weight_decay: float, optimizer: str, seed: int, device: torch.device,
-                        eval_batch: int = 1000, log=print) -> pd.DataFrame:
-    """Keep training only the subset, saving it after each of K optimizer steps.
+def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, steps: int,
+                 batch_size: int, lr: float, weight_decay: float, optimizer: str, seed: int,
+                 device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
+    """Train only the subset; yield its tensors (on the CPU) after each optimizer step.
 
     The network stays in eval mode: BatchNorm running statistics are frozen, so everything
-    outside the subset is identical in all K checkpoints, as the method requires.
+    outside the subset stays exactly as it was, as the method requires.
     """
     g = torch.Generator().manual_seed(seed)
     model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     params = dict(model.named_parameters())
-    trainable = [params[n] for n in subset.names]
-    for p in trainable:
-        p.requires_grad_(True)
+    for name, p in params.items():
+        p.requires_grad_(name in subset.names)
     prefix, suffix = split_network(model, subset)
-    opt = make_optimizer(optimizer, trainable, lr, weight_decay)
+    opt = make_optimizer(optimizer, [params[n] for n in subset.names], lr, weight_decay)
     x, y = data.images("train"), data.labels("train")
     it = batches(len(x), batch_size, g)
-    rows = []
-    out = Path(out_dir)
-    with atomic_dir(out) as tmp:
-        for i in tqdm(range(k), desc="collect", mininterval=5):
+    try:
+        for i in range(steps):
             idx = next(it)
             with torch.no_grad():
                 h = prefix(x[idx].to(device))
             loss = nn.functional.cross_entropy(suffix(h), y[idx].to(device))
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"subset training diverged at step {i} "
+                                         f"(loss {loss.item()}); lower collect.lr")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            save_tensors({n: params[n] for n in subset.names}, tmp / checkpoint_name(i))
-            rows.append(subset.flatten({n: params[n].detach().cpu() for n in subset.names}))
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"collection diverged at step {i} (loss {loss.item()});"
-                                         " lower collect.lr")
-    for p in model.parameters():
-        p.requires_grad_(False)
+            yield {n: params[n].detach().cpu().clone() for n in subset.names}
+    finally:
+        for p in params.values():
+            p.requires_grad_(False)
+
+
+def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
+                        out_csv: str, *, k: int, batch_size: int, lr: float,
+                        weight_decay: float, optimizer: str, seed: int, device: torch.device,
+                        eval_batch: int = 1000, log=print) -> pd.DataFrame:
+    """Keep training only the subset, saving it after each of K optimizer steps, and write
+    every checkpoint's validation and test accuracy."""
+    steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, optimizer=optimizer, seed=seed,
+                         device=device)
+    rows = []
+    with atomic_dir(out_dir) as tmp:
+        for i, tensors in enumerate(tqdm(steps, total=k, desc="collect", mininterval=5)):
+            save_tensors(tensors, tmp / checkpoint_name(i))
+            rows.append(subset.flatten(tensors))
     matrix = torch.stack(rows)
     acc = {}
     for split in ("val", "test"):

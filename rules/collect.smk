@@ -11,7 +11,7 @@ rule collect_checkpoints:
         bench_path(CHECKPOINT_TABLE)
     params:
         cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
-        k=get_collect_k(),
+        k=get_collect_k,
     threads: workflow.cores
     resources:
         gpu=1,

@@ -32,6 +32,10 @@ EVALUATION = f"{SAMPLES}/evaluation.csv"
 PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
 MAIN_TABLE = f"{RESULTS}/main_table.csv"
 MAIN_TABLE_MD = f"{RESULTS}/main_table.md"
+ABLATION = f"{RESULTS}/ablations/ablation_{{axis}}"
+MEMORIZATION = f"{SAMPLES}/memorization"
+SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
+AXES = ("k", "location", "noise", "sampler")
 
 
 wildcard_constraints:
@@ -40,6 +44,7 @@ wildcard_constraints:
     location="|".join(config["locations"]),
     noise="none|input|latent|both",
     sampler=r"(ddpm|ddim|dpm)-\d+",
+    axis="|".join(AXES),
 
 
 def log_path(output):
@@ -52,27 +57,77 @@ def bench_path(output):
     return str(Path(output.replace(RESULTS, BENCH, 1)).with_suffix(".tsv"))
 
 
+# Keys that pick the default variant; they are wildcards, not settings a stage reads.
+VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
+
+
 def get_cfg(*sections):
     """The config sections a stage reads, as params (changing them reruns the stage)."""
-    return {s: config[s] for s in ("device", *sections)}
+    def settings(name):
+        value = config[name]
+        if name in VARIANT_KEYS:
+            value = {k: v for k, v in value.items() if k not in VARIANT_KEYS[name]}
+        return value
+
+    return {name: settings(name) for name in ("device", *sections)}
 
 
-def get_collect_k():
-    """Checkpoints collected per location: the largest K any target asks for."""
-    return config["collect"]["k"]
+def get_collect_k(wildcards):
+    """Checkpoints collected for a location: the largest K any target asks of it (the K
+    ablation varies the default location only). A smaller K takes the first K, so every K
+    shares one collection."""
+    ks = [config["collect"]["k"]]
+    if wildcards.location == config["location"]:
+        ks += config["ablations"]["k"]
+    return max(ks)
 
 
 def get_default_variant():
     """Wildcard values of the default experiment."""
-    g = config["generate"]
     return dict(location=config["location"], k=config["collect"]["k"],
-                noise=config["ae"]["noise"], sampler=f"{g['sampler']}-{g['steps']}")
+                noise=config["ae"]["noise"], sampler=config["generate"]["sampler"])
+
+
+def get_ablation_variants(axis):
+    """(seed, wildcard values) of every variant of one axis, the others at the default."""
+    return [(seed, {**get_default_variant(), axis: value})
+            for value in config["ablations"][axis] for seed in config["seeds"]]
+
+
+def get_ablation_evaluations(wildcards):
+    """Evaluation tables of an axis's variants, in the order of get_ablation_labels."""
+    return [expand(EVALUATION, seed=seed, **variant)[0]
+            for seed, variant in get_ablation_variants(wildcards.axis)]
+
+
+def get_ablation_labels(wildcards):
+    """The axis value of each evaluation table of get_ablation_evaluations."""
+    return [str(variant[wildcards.axis])
+            for _, variant in get_ablation_variants(wildcards.axis)]
+
+
+def get_ablation_targets():
+    """Every ablation table, its Markdown and its plot."""
+    return expand(ABLATION + ".{ext}", axis=AXES, ext=("csv", "md", "png"))
+
+
+def get_k_predictions(wildcards=None):
+    """Test predictions of every K variant of the ablation grid, every seed."""
+    return [expand(PREDICTIONS, seed=seed, **variant)[0]
+            for seed, variant in get_ablation_variants("k")]
+
+
+def get_memorization_targets():
+    """Every output of `snakemake memorization`: per seed, and the K plot."""
+    per_seed = expand(MEMORIZATION + "{suffix}", seed=config["seeds"],
+                      suffix=[".csv", ".md", "_models.csv", "_scatter.png", "_tsne.png"],
+                      **get_default_variant())
+    return per_seed + expand(SIMILARITY_BY_K + ".{ext}", ext=("csv", "md", "png"))
 
 
 def get_main_evaluations(wildcards=None):
-    """The default variant's evaluation table of every seed."""
-    return {str(seed): expand(EVALUATION, seed=seed, **get_default_variant())[0]
-            for seed in config["seeds"]}
+    """The default variant's evaluation table of every seed (in the order of config seeds)."""
+    return expand(EVALUATION, seed=config["seeds"], **get_default_variant())
 
 
 def get_final_targets():

@@ -1,11 +1,13 @@
 rule summarize:
     input:
-        unpack(get_main_evaluations),
+        get_main_evaluations,
     output:
         csv=MAIN_TABLE,
         md=MAIN_TABLE_MD,
     log:
         log_path(MAIN_TABLE),
+    params:
+        seeds=config["seeds"],
     conda:
         "../envs/pdiff.yaml"
     script:

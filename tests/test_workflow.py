@@ -1,36 +1,19 @@
 """The real Snakemake pipeline, end to end on the tiny config, in a temporary folder."""
 
 import json
+import os
+import signal
 import subprocess
-import sys
-from pathlib import Path
+import time
 
 import pandas as pd
 import pytest
 import torch
+from conftest import REPO, SNAKEMAKE, TINY, snakemake
 from safetensors.torch import load_file
 
 from pdiff.pipeline import _network
 from pdiff.subset import ParameterSubset
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "configs" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def snakemake(workdir, *args, check=True):
-    proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args],
-                          capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stdout[-3000:] + proc.stderr[-5000:])
-    return proc
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--configfile", str(TINY))
-    return workdir
 
 
 def test_default_config_dry_runs(tmp_path):
@@ -93,3 +76,43 @@ def test_second_run_does_nothing_and_ldm_deletion_reruns_only_what_follows(tiny_
     rules = {line.split()[0] for line in out.splitlines()
              if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"}
     assert rules == {"train_ldm", "generate", "evaluate", "summarize", "all"}
+
+
+def _safetensors(workdir):
+    res = workdir / "results" / "tiny"
+    return {p.relative_to(res): p.read_bytes() for p in sorted(res.rglob("*.safetensors"))}
+
+
+@pytest.mark.slow
+def test_same_config_and_seed_give_byte_identical_artifacts(tiny_run, tmp_path):
+    snakemake(tmp_path, "--configfile", str(TINY))
+    first, second = _safetensors(tiny_run), _safetensors(tmp_path)
+    assert first.keys() == second.keys() and len(first) > 20
+    differ = [str(k) for k in first if first[k] != second[k]]
+    assert differ == []
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_redoing_finished_rules(tiny_run, tmp_path):
+    res = tmp_path / "results" / "tiny"
+    ae_log = res / "logs/seed0/last_two_bn/k16/noise-both/ae.log"
+    ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
+    proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2",
+                             "--configfile", str(TINY)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (ae_log.exists() and "noise 'both'" in ae_log.read_text()):
+        assert proc.poll() is None and time.time() < deadline, "train_ae never started"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not ae.exists(), "killed too late: train_ae had finished"
+    base = res / "seed0/base.safetensors"
+    before = base.stat().st_mtime_ns
+    snakemake(tmp_path, "--configfile", str(TINY), "--unlock")
+    out = snakemake(tmp_path, "--configfile", str(TINY))
+    assert "rule train_base" not in out.stdout + out.stderr
+    assert base.stat().st_mtime_ns == before
+    assert not list(res.rglob("*.tmp"))
+    final = (res / "main_table.csv").read_text()
+    assert final == (tiny_run / "results/tiny/main_table.csv").read_text()

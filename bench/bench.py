@@ -1,0 +1,244 @@
+"""Benchmarks of pdiff, measured side by side in one run; prints each ratio with its target.
+
+    .venv/bin/python bench/bench.py            # all sections on the default experiment
+    .venv/bin/python bench/bench.py --tiny     # a smoke test at tiny size (seconds)
+
+Sections: eval (fast vs plain evaluation), sampling (DDPM 1000 vs DDIM 50), pipeline (the
+whole default experiment in a fresh folder, per-rule time and peak memory), large (AE and
+LDM training steps at D = 2K, 20K, 200K).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pdiff import pipeline  # noqa: E402
+from pdiff.config import load_config  # noqa: E402
+from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference  # noqa: E402
+from pdiff.networks import small_cnn  # noqa: E402
+from pdiff.subset import ParameterSubset  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def report(name: str, value: float, target: str, ok: bool, detail: str = "") -> dict:
+    print(f"{name:<48} {value:>10.2f}   target {target:<12} {'met' if ok else 'MISSED'}"
+          f"  {detail}")
+    return {"measure": name, "value": value, "target": target, "met": ok, "detail": detail}
+
+
+def default_artifacts(cfg: dict) -> dict[str, Path] | None:
+    """The default experiment's artifacts, if `snakemake` has made them."""
+    res = REPO / "results" / cfg["experiment"]
+    g = cfg["generate"]
+    variant = (res / "seed0" / cfg["location"] / f"k{cfg['collect']['k']}"
+               / f"noise-{cfg['ae']['noise']}")
+    paths = {"data": res / "data.safetensors", "base": res / "seed0" / "base.safetensors",
+             "matrix": variant.parent / "param_matrix.safetensors",
+             "layout": variant.parent / "layout.json", "ae": variant / "ae.safetensors",
+             "ldm": variant / "ldm.safetensors",
+             "generated": variant / g["sampler"] / "generated.safetensors"}
+    return paths if all(p.exists() for p in paths.values()) else None
+
+
+def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
+    """Fast path (shared prefix, vmapped sets) against a full forward per model."""
+    if tiny or art is None:
+        torch.manual_seed(0)
+        model = small_cnn(channels=(8, 16, 16), hidden=16).eval()
+        subset = ParameterSubset.from_model(model, ["bn3.*", "bn4.*"])
+        row = subset.flatten(dict(model.named_parameters()))
+        sets = row + 0.05 * torch.randn(30, subset.dim)
+        x, y = torch.randn(500, 1, 28, 28), torch.randint(10, (500,))
+        plain_n = 5
+    else:
+        from pdiff.io import load_json, load_tensors
+
+        splits = pipeline._data(cfg, str(art["data"]))
+        model = pipeline._network(cfg, splits, str(art["base"])).eval()
+        subset = ParameterSubset.from_dict(load_json(art["layout"]))
+        sets = torch.cat([load_tensors(art["generated"])["params"],
+                          load_tensors(art["matrix"])["matrix"]])
+        x, y = splits.images("test"), splits.labels("test")
+        plain_n = 20  # the plain path is timed on this many sets; its time per set is constant
+    e = cfg["evaluate"]
+    t = time.perf_counter()
+    fast = predict_sets(model, subset, sets, x, CPU, e["batch_size"], e["sets_per_batch"])
+    t_fast = time.perf_counter() - t
+    t = time.perf_counter()
+    plain = predict_sets_reference(model, subset, sets[:plain_n], x, CPU, e["batch_size"])
+    t_plain = (time.perf_counter() - t) * len(sets) / plain_n
+    same = torch.equal(fast[:plain_n], plain)
+    acc = accuracy(fast, y)
+    print(f"  {len(sets)} sets x {len(x)} images: fast {t_fast:.1f} s; plain "
+          f"{t_plain:.1f} s (timed on {plain_n} sets, scaled); identical predictions: {same}")
+    return [report("evaluation speed-up (plain / fast)", t_plain / t_fast, ">= 50x",
+                   t_plain / t_fast >= 50 and same, f"mean acc {acc.mean():.2f}")]
+
+
+def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
+    """DDPM with 1000 steps against DDIM with 50, on the trained LDM: time and accuracy."""
+    if tiny or art is None:
+        print("  sampling: needs the default experiment's artifacts (run `make run`); skipped")
+        return []
+    from pdiff.io import load_json, load_tensors
+
+    splits = pipeline._data(cfg, str(art["data"]))
+    model = pipeline._network(cfg, splits, str(art["base"])).eval()
+    subset = ParameterSubset.from_dict(load_json(art["layout"]))
+    x, y = splits.images("test"), splits.labels("test")
+    out, times, accs = Path(tempfile.mkdtemp()), {}, {}
+    for sampler in ("ddpm-1000", "ddim-50"):
+        t = time.perf_counter()
+        pipeline.generate(cfg, str(art["matrix"]), str(art["ae"]), str(art["ldm"]), sampler,
+                          0, str(out / f"{sampler}.safetensors"), threads=torch.get_num_threads())
+        times[sampler] = time.perf_counter() - t
+        sets = load_tensors(out / f"{sampler}.safetensors")["params"]
+        accs[sampler] = accuracy(predict_sets(model, subset, sets, x, CPU), y)
+    shutil.rmtree(out)
+    ratio = times["ddpm-1000"] / times["ddim-50"]
+    d_best = accs["ddim-50"].max().item() - accs["ddpm-1000"].max().item()
+    d_mean = accs["ddim-50"].mean().item() - accs["ddpm-1000"].mean().item()
+    print(f"  ddpm-1000 {times['ddpm-1000']:.1f} s, ddim-50 {times['ddim-50']:.1f} s; best "
+          f"{accs['ddpm-1000'].max():.2f} vs {accs['ddim-50'].max():.2f}, mean "
+          f"{accs['ddpm-1000'].mean():.2f} vs {accs['ddim-50'].mean():.2f}")
+    return [report("sampling speed-up (DDPM-1000 / DDIM-50)", ratio, ">= 15x", ratio >= 15),
+            report("DDIM-50 minus DDPM-1000, best acc (points)", d_best, "|d| <= 0.2",
+                   abs(d_best) <= 0.2),
+            report("DDIM-50 minus DDPM-1000, mean acc (points)", d_mean, "|d| <= 0.2",
+                   abs(d_mean) <= 0.2)]
+
+
+def bench_pipeline(tiny: bool) -> list[dict]:
+    """The whole experiment in a fresh folder (data files present): wall time, per rule."""
+    work = Path(tempfile.mkdtemp())
+    config = REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                    "--directory", str(work), "--configfile", str(config), "--cores", "all",
+                    "--quiet"], check=True, capture_output=True)
+    wall = time.perf_counter() - t
+    rows = []
+    for f in sorted(work.rglob("benchmarks/**/*.tsv")):
+        b = pd.read_csv(f, sep="\t").iloc[-1]
+        rows.append({"rule output": str(f.relative_to(work)).split("benchmarks/")[1],
+                     "s": b["s"], "max_rss_MiB": b["max_rss"]})
+    table = pd.DataFrame(rows)
+    print(table.to_markdown(index=False, floatfmt=".1f"))
+    shutil.rmtree(work)
+    peak = table.max_rss_MiB.max() / 1024
+    return [report("whole experiment, wall time (min)", wall / 60, "< 5 (aim 3)", wall < 300),
+            report("largest per-rule peak memory (GiB)", peak, "< 4", peak < 4)]
+
+
+def large_step(dim: int, steps: int, cfg: dict) -> dict:
+    """Time and peak memory of AE and LDM training steps at D = dim (run in its own process,
+    so that peak memory is this size's alone)."""
+    from pdiff.autoencoder import ParameterAutoencoder
+    from pdiff.denoiser import LatentDenoiser
+    from pdiff.diffusion import make_scheduler
+
+    def gib():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+    def timed(step):
+        step()  # warm-up
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - t) / steps
+
+    torch.manual_seed(0)
+    a, m = cfg["ae"], cfg["ldm"]
+    rows = torch.randn(a["batch_size"], dim)
+    ae = ParameterAutoencoder(dim, a["channels"], a["latent_channels"], a["latent_length"])
+    opt = torch.optim.AdamW(ae.parameters(), a["lr"])
+
+    def ae_step():
+        loss = torch.nn.functional.mse_loss(ae(rows, a["input_noise"], a["latent_noise"]), rows)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t_ae, peak_ae = timed(ae_step), gib()
+    z = ae.encode(rows).detach()
+    net = LatentDenoiser(z.shape[1], m["channels"], m["blocks"], m["time_dim"])
+    sched, opt2 = make_scheduler("ddpm"), torch.optim.AdamW(net.parameters(), m["lr"])
+
+    def ldm_step():
+        noise, t_ = torch.randn_like(z), torch.randint(m["timesteps"], (len(z),))
+        loss = torch.nn.functional.mse_loss(net(sched.add_noise(z, noise, t_), t_), noise)
+        opt2.zero_grad()
+        loss.backward()
+        opt2.step()
+
+    return {"ae_step_s": t_ae, "ldm_step_s": timed(ldm_step),
+            "ae_params": sum(p.numel() for p in ae.parameters()),
+            "peak_after_ae_GiB": peak_ae, "peak_GiB": gib()}
+
+
+def bench_large(tiny: bool, cfg: dict) -> list[dict]:
+    """AE and LDM training step time and peak memory (each D in its own process)."""
+    dims, steps = ((2_000, 20_000), 2) if tiny else ((2_000, 20_000, 200_000), 5)
+    rows = []
+    for d in dims:
+        out = subprocess.run([sys.executable, __file__, "--large-step", str(d), str(steps)]
+                             + (["--tiny"] if tiny else []),
+                             check=True, capture_output=True, text=True)
+        rows.append({"D": d, **json.loads(out.stdout.strip().splitlines()[-1])})
+    table = pd.DataFrame(rows)
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+    big = table.iloc[-1]
+    return [report(f"D={int(big.D)}: peak memory of AE+LDM training (GiB)", big.peak_GiB,
+                   "< 8", big.peak_GiB < 8, f"AE step {big.ae_step_s:.2f} s")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tiny", action="store_true", help="smoke test at tiny size")
+    ap.add_argument("--only", nargs="+", choices=["eval", "sampling", "pipeline", "large"],
+                    default=["eval", "sampling", "pipeline", "large"])
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--large-step", nargs=2, type=int, metavar=("D", "STEPS"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(REPO / ("tests/configs/tiny.yaml" if args.tiny else "config.yaml"))
+    if args.large_step:
+        print(json.dumps(large_step(*args.large_step, cfg)))
+        return
+    art = None if args.tiny else default_artifacts(cfg)
+    results = []
+    for section in args.only:
+        print(f"\n## {section}")
+        if section == "eval":
+            results += bench_eval(args.tiny, cfg, art)
+        elif section == "sampling":
+            results += bench_sampling(args.tiny, cfg, art)
+        elif section == "pipeline":
+            results += bench_pipeline(args.tiny)
+        else:
+            results += bench_large(args.tiny, cfg)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"\npeak memory of this process: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The ablation grid and the memorization analysis, end to end on the tiny config."""
+
+import pandas as pd
+import pytest
+from conftest import TINY, snakemake
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def analyses(tiny_run):
+    out = snakemake(tiny_run, "ablations", "memorization", "--configfile", str(TINY))
+    return tiny_run / "results" / "tiny", out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
+    res, _ = analyses
+    expected = {"k": ["8", "16"], "location": ["last_two_bn", "head"],
+                "noise": ["none", "both"], "sampler": ["ddpm-100", "ddim-10"]}
+    for axis, values in expected.items():
+        table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
+        assert table[axis].tolist() == ["sources (default)", *values]
+        assert table[["best", "mean", "median", "val_chosen"]].notna().all().all()
+        assert (table.best >= table["median"]).all()
+        assert (res / "ablations" / f"ablation_{axis}.md").read_text().startswith("|")
+        assert Image.open(res / "ablations" / f"ablation_{axis}.png").size[0] > 100
+
+
+@pytest.mark.slow
+def test_grid_shares_collection_and_ldm(analyses):
+    res, log = analyses
+    # one collection per location (2), one AE per (k, location, noise) variant (4, one shared),
+    # one LDM per AE; sampler variants reuse the default LDM
+    assert len(list(res.rglob("checkpoints.csv"))) == 2
+    assert len(list(res.rglob("ae.safetensors"))) == 4
+    assert len(list(res.rglob("ldm.safetensors"))) == 4
+    assert len(list(res.rglob("generated.safetensors"))) == 5
+
+
+@pytest.mark.slow
+def test_memorization_outputs(analyses):
+    res, _ = analyses
+    variant = res / "seed0/last_two_bn/k16/noise-both/ddpm-100"
+    table = pd.read_csv(variant / "memorization.csv")
+    groups = table.group.tolist()
+    assert groups[:2] == ["source", "p-diff"]
+    assert {"noise x0.001 std", "noise 0.06 abs", "fine-tuned (3 steps)", "average of 4",
+            "coordinate Gaussian"} <= set(groups)
+    assert table.max_sim_median.between(0, 1).all()
+    # a barely perturbed copy of a source is closer to the sources than an average of them
+    near = table.set_index("group").nearest_l2_median
+    assert near["noise x0.001 std"] < near["average of 4"]
+    models = pd.read_csv(variant / "memorization_models.csv")
+    assert len(models) == table.n.sum()
+    for png in ("memorization_scatter.png", "memorization_tsne.png"):
+        assert Image.open(variant / png).size[0] > 100
+    by_k = pd.read_csv(res / "memorization" / "similarity_by_k.csv")
+    assert by_k.k.tolist() == [8, 16]
+    assert (by_k.max_sim_min <= by_k.max_sim_max).all()

@@ -1,0 +1,66 @@
+import gzip
+import struct
+
+import pytest
+import torch
+
+from pdiff.data import DataUnavailable, load_splits, prepare_data
+
+
+def write_idx(path, array: torch.Tensor):
+    """An IDX file (the original MNIST format), gzipped."""
+    dims = array.shape
+    header = struct.pack(">I", 0x0800 | len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.to(torch.uint8).numpy().tobytes())
+
+
+@pytest.fixture
+def idx_root(tmp_path):
+    root = tmp_path / "fmnist"
+    root.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for prefix, n in (("train", 300), ("t10k", 100)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz",
+                  torch.randint(0, 256, (n, 28, 28), generator=g))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", torch.arange(n) % 10)
+    return root
+
+
+def test_local_folder_is_read_by_torchvision_and_split(idx_root, tmp_path):
+    out = tmp_path / "data.safetensors"
+    prepare_data("fashion_mnist", str(out), root=str(idx_root), cache=str(tmp_path / "cache"),
+                 download=False, val_size=50, test_size=40)
+    s = load_splits(str(out), "fashion_mnist")
+    assert s.tensors["train_x"].shape == (250, 1, 28, 28)
+    assert s.tensors["val_x"].shape == (50, 1, 28, 28)
+    assert s.tensors["test_x"].shape == (40, 1, 28, 28)
+    assert s.images("val").dtype == torch.float32
+    # validation is held out of the training set: no image is in both
+    train = {bytes(x.numpy()) for x in s.tensors["train_x"]}
+    assert not any(bytes(x.numpy()) in train for x in s.tensors["val_x"])
+
+
+def test_same_seed_same_split(idx_root, tmp_path):
+    for name in ("a", "b"):
+        prepare_data("fashion_mnist", str(tmp_path / f"{name}.safetensors"), root=str(idx_root),
+                     cache=str(tmp_path / "cache"), download=False, val_size=50)
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
+def test_missing_data_offline_says_where_it_looked_and_how_to_fix(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataUnavailable) as e:
+        prepare_data("fashion_mnist", str(tmp_path / "d.safetensors"), root=str(empty),
+                     cache=str(tmp_path / "cache"), download=False)
+    msg = str(e.value)
+    assert str(empty) in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert "data.root" in msg
+    assert not (tmp_path / "d.safetensors").exists()
+
+
+def test_val_size_larger_than_train_set_is_an_error(idx_root, tmp_path):
+    with pytest.raises(ValueError, match="val_size"):
+        prepare_data("fashion_mnist", str(tmp_path / "d.safetensors"), root=str(idx_root),
+                     cache=str(tmp_path / "cache"), download=False, val_size=1000)
