@@ -96,3 +96,26 @@ def weight_average(matrix: torch.Tensor) -> torch.Tensor:
 def finite_rows(sets: torch.Tensor) -> torch.Tensor:
     """Mask of parameter rows without NaN or Inf."""
     return torch.isfinite(sets).all(dim=1)
+
+
+def evaluate_groups(model: nn.Module, subset: ParameterSubset, groups: dict[str, torch.Tensor],
+                    splits: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
+                    batch_size: int = 1000, sets_per_batch: int = 25) -> dict:
+    """Accuracy on every split and predictions of every group of parameter rows.
+
+    The prefix features are computed once per split for all groups. Rows with NaN or Inf
+    get accuracy NaN and predictions -1: they are kept and counted, never dropped.
+    Returns {(group, split): (accuracy, predictions)}.
+    """
+    prefix, _ = split_network(model.eval().to(device), subset)
+    out = {}
+    for split, (x, y) in splits.items():
+        feats = features(prefix, x, batch_size, device)
+        for group, rows in groups.items():
+            ok = finite_rows(rows)
+            preds = torch.full((len(rows), len(y)), -1, dtype=torch.long)
+            if ok.any():
+                preds[ok] = predict_sets(model, subset, rows[ok], x, device, batch_size,
+                                         sets_per_batch, prefix_features=feats)
+            out[group, split] = (torch.where(ok, accuracy(preds, y), float("nan")), preds)
+    return out

@@ -14,6 +14,7 @@ from pdiff.denoiser import LatentDenoiser
 from pdiff.diffusion import make_scheduler, sample, train_denoiser
 from pdiff.evaluation import (
     accuracy,
+    evaluate_groups,
     features,
     finite_rows,
     predict_sets,
@@ -80,7 +81,7 @@ def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_m
 
 
 def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
-            out_dir: str, out_csv: str, threads: int = 1) -> None:
+            out_dir: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step."""
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("collect").info
@@ -89,7 +90,7 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
     subset = _subset(cfg, model, location)
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
-    collect_checkpoints(model, subset, splits, out_dir, out_csv, k=k,
+    collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, k=k,
                         batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
                         device=device, eval_batch=cfg["evaluate"]["batch_size"], log=log)
@@ -240,38 +241,36 @@ def parse_sampler(name: str) -> tuple[str, int]:
 
 
 def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
-             generated_path: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
-    """Stage evaluate: accuracy and test predictions of sources, their average and generated."""
+             checkpoint_csv: str, source_predictions: str, generated_path: str, out_csv: str,
+             out_predictions: str, threads: int = 1) -> None:
+    """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
+    their weight average and of every generated set."""
     device = runtime.setup(0, threads, cfg["device"])
     log = runtime.get_logger("evaluate").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
     sources = load_tensors(matrix_path)["matrix"]
-    generated = load_tensors(generated_path, check_finite=False)["params"]
-    groups = {"source": sources, "average": weight_average(sources), "generated": generated}
+    k = len(sources)
+    groups = {"average": weight_average(sources),
+              "generated": load_tensors(generated_path, check_finite=False)["params"]}
     e = cfg["evaluate"]
-    prefix, _ = split_network(model, subset)
-    acc, preds_out = {}, {}
-    for split in ("val", "test"):
-        x, y = splits.images(split), splits.labels(split)
-        feats = features(prefix, x, e["batch_size"], device)
-        for group, sets in groups.items():
-            ok = finite_rows(sets)
-            preds = torch.full((len(sets), len(y)), -1, dtype=torch.long)
-            if ok.any():
-                preds[ok] = predict_sets(model, subset, sets[ok], x, device, e["batch_size"],
-                                         e["sets_per_batch"], prefix_features=feats)
-            acc[group, split] = torch.where(ok, accuracy(preds, y), float("nan"))
-            if split == "test":
-                preds_out[group] = preds
-    table = pd.concat([pd.DataFrame({"group": group, "index": range(len(sets)),
-                                     "finite": finite_rows(sets).tolist(),
-                                     "val_acc": acc[group, "val"].tolist(),
-                                     "test_acc": acc[group, "test"].tolist()})
-                       for group, sets in groups.items()], ignore_index=True)
+    res = evaluate_groups(model, subset, groups,
+                          {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
+                          device, e["batch_size"], e["sets_per_batch"])
+    ckpts = pd.read_csv(checkpoint_csv).iloc[:k]
+    src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
+    frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
+                            "val_acc": ckpts.val_acc, "test_acc": ckpts.test_acc})]
+    frames += [pd.DataFrame({"group": g, "index": range(len(rows)),
+                             "finite": finite_rows(rows).tolist(),
+                             "val_acc": res[g, "val"][0].tolist(),
+                             "test_acc": res[g, "test"][0].tolist()})
+               for g, rows in groups.items()]
+    table = pd.concat(frames, ignore_index=True)
     save_table(table, out_csv)
-    save_tensors({**{f"{g}_predictions": p for g, p in preds_out.items()},
+    save_tensors({"source_predictions": src_preds,
+                  **{f"{g}_predictions": res[g, "test"][1] for g in groups},
                   "test_labels": splits.labels("test")}, out_predictions)
     for group, rows in table.groupby("group", sort=False):
         log(f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
@@ -344,20 +343,11 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
                                                                   m["repeats"], g)
     groups["coordinate Gaussian"] = mem.coordinate_gaussian(sources, m["repeats"], g)
 
-    prefix, _ = split_network(model, subset)
-    acc, preds = {}, {}
-    for split in ("val", "test"):
-        x, y = splits.images(split), splits.labels(split)
-        feats = features(prefix, x, e["batch_size"], device)
-        for name, rows in groups.items():
-            ok = finite_rows(rows)
-            p = torch.full((len(rows), len(y)), -1, dtype=torch.long)
-            if ok.any():
-                p[ok] = predict_sets(model, subset, rows[ok], x, device, e["batch_size"],
-                                     e["sets_per_batch"], prefix_features=feats)
-            acc[name, split] = torch.where(ok, accuracy(p, y), float("nan"))
-            if split == "test":
-                preds[name] = p
+    res = evaluate_groups(model, subset, groups,
+                          {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
+                          device, e["batch_size"], e["sets_per_batch"])
+    acc = {key: value[0] for key, value in res.items()}
+    preds = {name: res[name, "test"][1] for name in groups}
     labels = splits.labels("test")
     models = mem.novelty(groups, preds, labels, "source", lambda r: (r - mean) / std)
     models.insert(2, "finite", pd.concat([pd.Series(finite_rows(r).tolist())

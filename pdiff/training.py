@@ -11,7 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pdiff.data import Splits
-from pdiff.evaluation import accuracy, features, predict_sets, split_network
+from pdiff.evaluation import accuracy, evaluate_groups, features, split_network
 from pdiff.io import atomic_dir, save_json, save_table, save_tensors
 from pdiff.subset import ParameterSubset
 
@@ -123,11 +123,11 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
 
 
 def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
-                        out_csv: str, *, k: int, batch_size: int, lr: float,
+                        out_csv: str, out_predictions: str, *, k: int, batch_size: int, lr: float,
                         weight_decay: float, optimizer: str, seed: int, device: torch.device,
                         eval_batch: int = 1000, log=print) -> pd.DataFrame:
-    """Keep training only the subset, saving it after each of K optimizer steps, and write
-    every checkpoint's validation and test accuracy."""
+    """Keep training only the subset, saving it after each of K optimizer steps; write every
+    checkpoint's validation and test accuracy (CSV) and test predictions."""
     steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, seed=seed,
                          device=device)
@@ -136,14 +136,15 @@ def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits,
         for i, tensors in enumerate(tqdm(steps, total=k, desc="collect", mininterval=5)):
             save_tensors(tensors, tmp / checkpoint_name(i))
             rows.append(subset.flatten(tensors))
-    matrix = torch.stack(rows)
-    acc = {}
-    for split in ("val", "test"):
-        preds = predict_sets(model, subset, matrix, data.images(split), device, eval_batch)
-        acc[split] = accuracy(preds, data.labels(split))
+    splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
+    res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
+                          eval_batch)
     df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
-                       "step": range(1, k + 1),
-                       "val_acc": acc["val"].tolist(), "test_acc": acc["test"].tolist()})
+                       "step": range(1, k + 1), "val_acc": res["source", "val"][0].tolist(),
+                       "test_acc": res["source", "test"][0].tolist()})
+    # Test predictions of every checkpoint, so that no later stage evaluates a source again.
+    save_tensors({"test_predictions": res["source", "test"][1].to(torch.int16),
+                  "test_labels": data.labels("test")}, out_predictions)
     save_table(df, out_csv)
     log(f"collected {k} checkpoints: test acc min {df.test_acc.min():.2f} "
         f"mean {df.test_acc.mean():.2f} max {df.test_acc.max():.2f}")

@@ -3,11 +3,11 @@ rule ablation_table:
         variants=get_ablation_evaluations,
         sources=get_main_evaluations,
     output:
-        csv=ABLATION + ".csv",
-        md=ABLATION + ".md",
-        png=ABLATION + ".png",
+        csv=ABLATION_CSV,
+        md=ABLATION_MD,
+        png=ABLATION_PNG,
     log:
-        log_path(ABLATION + ".csv"),
+        log_path(ABLATION_CSV),
     params:
         labels=get_ablation_labels,
     conda:

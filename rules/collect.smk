@@ -5,6 +5,7 @@ rule collect_checkpoints:
     output:
         checkpoints=directory(CHECKPOINTS),
         table=CHECKPOINT_TABLE,
+        predictions=SOURCE_PREDICTIONS,
     log:
         log_path(CHECKPOINT_TABLE),
     benchmark:

@@ -21,6 +21,7 @@ BASE = f"{RUN}/base.safetensors"
 BASE_METRICS = f"{RUN}/base.json"
 CHECKPOINTS = f"{SUBSET}/checkpoints"
 CHECKPOINT_TABLE = f"{SUBSET}/checkpoints.csv"
+SOURCE_PREDICTIONS = f"{SUBSET}/checkpoint_predictions.safetensors"
 PARAM_MATRIX = f"{MATRIX}/param_matrix.safetensors"
 LAYOUT = f"{MATRIX}/layout.json"
 AE = f"{MODELS}/ae.safetensors"
@@ -33,8 +34,17 @@ PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
 MAIN_TABLE = f"{RESULTS}/main_table.csv"
 MAIN_TABLE_MD = f"{RESULTS}/main_table.md"
 ABLATION = f"{RESULTS}/ablations/ablation_{{axis}}"
+ABLATION_CSV, ABLATION_MD, ABLATION_PNG = (f"{ABLATION}.{ext}" for ext in ("csv", "md", "png"))
 MEMORIZATION = f"{SAMPLES}/memorization"
+MEMORIZATION_CSV = f"{MEMORIZATION}.csv"
+MEMORIZATION_MD = f"{MEMORIZATION}.md"
+MEMORIZATION_MODELS = f"{MEMORIZATION}_models.csv"
+MEMORIZATION_SIMILARITY = f"{MEMORIZATION}_similarity.safetensors"
+MEMORIZATION_SCATTER = f"{MEMORIZATION}_scatter.png"
+MEMORIZATION_TSNE = f"{MEMORIZATION}_tsne.png"
 SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
+SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
+    f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png"))
 AXES = ("k", "location", "noise", "sampler")
 
 
@@ -108,7 +118,7 @@ def get_ablation_labels(wildcards):
 
 def get_ablation_targets():
     """Every ablation table, its Markdown and its plot."""
-    return expand(ABLATION + ".{ext}", axis=AXES, ext=("csv", "md", "png"))
+    return expand([ABLATION_CSV, ABLATION_MD, ABLATION_PNG], axis=AXES)
 
 
 def get_k_predictions(wildcards=None):
@@ -119,10 +129,10 @@ def get_k_predictions(wildcards=None):
 
 def get_memorization_targets():
     """Every output of `snakemake memorization`: per seed, and the K plot."""
-    per_seed = expand(MEMORIZATION + "{suffix}", seed=config["seeds"],
-                      suffix=[".csv", ".md", "_models.csv", "_scatter.png", "_tsne.png"],
-                      **get_default_variant())
-    return per_seed + expand(SIMILARITY_BY_K + ".{ext}", ext=("csv", "md", "png"))
+    per_seed = expand([MEMORIZATION_CSV, MEMORIZATION_MD, MEMORIZATION_MODELS,
+                       MEMORIZATION_SCATTER, MEMORIZATION_TSNE],
+                      seed=config["seeds"], **get_default_variant())
+    return per_seed + [SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG]
 
 
 def get_main_evaluations(wildcards=None):

@@ -4,6 +4,8 @@ rule evaluate:
         base=BASE,
         matrix=PARAM_MATRIX,
         layout=LAYOUT,
+        checkpoint_table=CHECKPOINT_TABLE,
+        source_predictions=SOURCE_PREDICTIONS,
         generated=GENERATED,
     output:
         table=EVALUATION,

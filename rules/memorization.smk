@@ -7,16 +7,16 @@ rule memorization_baselines:
         ae=AE,
         generated=GENERATED,
     output:
-        summary=MEMORIZATION + ".csv",
-        md=MEMORIZATION + ".md",
-        models=MEMORIZATION + "_models.csv",
-        similarity=MEMORIZATION + "_similarity.safetensors",
-        scatter=MEMORIZATION + "_scatter.png",
-        tsne=MEMORIZATION + "_tsne.png",
+        summary=MEMORIZATION_CSV,
+        md=MEMORIZATION_MD,
+        models=MEMORIZATION_MODELS,
+        similarity=MEMORIZATION_SIMILARITY,
+        scatter=MEMORIZATION_SCATTER,
+        tsne=MEMORIZATION_TSNE,
     log:
-        log_path(MEMORIZATION + ".csv"),
+        log_path(MEMORIZATION_CSV),
     benchmark:
-        bench_path(MEMORIZATION + ".csv")
+        bench_path(MEMORIZATION_CSV)
     params:
         cfg=get_cfg("data", "network", "collect", "evaluate", "memorization"),
     threads: workflow.cores
@@ -33,11 +33,11 @@ rule similarity_by_k:
     input:
         get_k_predictions,
     output:
-        csv=SIMILARITY_BY_K + ".csv",
-        md=SIMILARITY_BY_K + ".md",
-        png=SIMILARITY_BY_K + ".png",
+        csv=SIMILARITY_BY_K_CSV,
+        md=SIMILARITY_BY_K_MD,
+        png=SIMILARITY_BY_K_PNG,
     log:
-        log_path(SIMILARITY_BY_K + ".csv"),
+        log_path(SIMILARITY_BY_K_CSV),
     params:
         ks=[variant["k"] for _, variant in get_ablation_variants("k")],
     conda:
