@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test lint tiny clean
+.PHONY: help setup data run test lint tiny bench report clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,9 +37,16 @@ tiny: setup ## the tiny experiment of the tests, in about a minute
 test: setup ## set up, then run the test suite
 	$(BIN)/pytest -q
 
-lint: setup ## ruff and snakemake --lint
+lint: setup ## ruff and snakemake --lint (fails on any lint)
 	$(BIN)/ruff check .
-	$(SNAKEMAKE) --lint
+	@out=$$($(SNAKEMAKE) --lint 2>&1); if echo "$$out" | grep -q "Lints for"; then \
+	  echo "$$out"; exit 1; fi; echo "snakemake --lint: clean"
+
+bench: setup ## the benchmark (run `make run` first for all sections)
+	$(BIN)/python bench/bench.py
+
+report: setup ## report.html with every table and plot of the results so far
+	$(SNAKEMAKE) --report report.html
 
 clean: ## remove results (not the venv or data)
 	rm -rf results .snakemake

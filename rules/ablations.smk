@@ -3,9 +3,9 @@ rule ablation_table:
         variants=get_ablation_evaluations,
         sources=get_main_evaluations,
     output:
-        csv=ABLATION_CSV,
+        csv=report(ABLATION_CSV, caption="../report/ablation.rst", category="Ablations"),
         md=ABLATION_MD,
-        png=ABLATION_PNG,
+        png=report(ABLATION_PNG, caption="../report/ablation.rst", category="Ablations"),
     log:
         log_path(ABLATION_CSV),
     params:

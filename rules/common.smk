@@ -149,7 +149,11 @@ def get_final_targets():
 
 
 def print_main_table():
-    """Print the main table when a run ends (the path is printed too)."""
+    """When a run ends: the main table, and where the plots and the report are."""
     table = Path(MAIN_TABLE_MD)
     if table.exists():
         print(f"\nMain table ({table}):\n\n{table.read_text()}")
+    plots = sorted(Path(RESULTS).rglob("*.png"))
+    if plots:
+        print("Plots:\n" + "\n".join(f"  {p}" for p in plots))
+    print("Report with every table and plot: snakemake --report report.html")

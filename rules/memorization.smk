@@ -7,12 +7,15 @@ rule memorization_baselines:
         ae=AE,
         generated=GENERATED,
     output:
-        summary=MEMORIZATION_CSV,
+        summary=report(MEMORIZATION_CSV, caption="../report/memorization.rst",
+                     category="Memorization"),
         md=MEMORIZATION_MD,
         models=MEMORIZATION_MODELS,
         similarity=MEMORIZATION_SIMILARITY,
-        scatter=MEMORIZATION_SCATTER,
-        tsne=MEMORIZATION_TSNE,
+        scatter=report(MEMORIZATION_SCATTER, caption="../report/memorization.rst",
+                     category="Memorization"),
+        tsne=report(MEMORIZATION_TSNE, caption="../report/memorization.rst",
+                     category="Memorization"),
     log:
         log_path(MEMORIZATION_CSV),
     benchmark:

@@ -2,7 +2,7 @@ rule summarize:
     input:
         get_main_evaluations,
     output:
-        csv=MAIN_TABLE,
+        csv=report(MAIN_TABLE, caption="../report/main_table.rst", category="Main table"),
         md=MAIN_TABLE_MD,
     log:
         log_path(MAIN_TABLE),
