@@ -38,7 +38,8 @@ CPU = torch.device("cpu")
 def report(name: str, value: float, target: str, ok: bool, detail: str = "") -> dict:
     print(f"{name:<48} {value:>10.2f}   target {target:<12} {'met' if ok else 'MISSED'}"
           f"  {detail}")
-    return {"measure": name, "value": value, "target": target, "met": ok, "detail": detail}
+    return {"measure": name, "value": float(value), "target": target, "met": bool(ok),
+            "detail": detail}
 
 
 def default_artifacts(cfg: dict) -> dict[str, Path] | None:
