@@ -72,3 +72,35 @@ def test_metadata_round_trip_and_same_bytes(tmp_path):
         save_tensors({"t": torch.ones(1)}, tmp_path / f"{name}.safetensors", metadata=meta)
     assert load_metadata(tmp_path / "x.safetensors") == meta
     assert (tmp_path / "x.safetensors").read_bytes() == (tmp_path / "y.safetensors").read_bytes()
+
+
+def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
+    from pdiff.networks import small_cnn
+    from pdiff.pipeline import param_matrix
+
+    kwargs = {"channels": [4, 8, 8], "hidden": 16}
+    cfg = {"data": {"name": "fashion_mnist"}, "network": {"name": "small_cnn", "kwargs": kwargs},
+           "locations": {"last_two_bn": ["bn3.*", "bn4.*"]}}
+    x = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    y = torch.zeros(4, dtype=torch.int64)
+    save_tensors({f"{s}_{k}": v.clone() for s in ("train", "val", "test")
+                  for k, v in (("x", x), ("y", y))},
+                 tmp_path / "data.safetensors")
+    model = small_cnn(channels=(4, 8, 8), hidden=16)
+    save_tensors(model.state_dict(), tmp_path / "base.safetensors")
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    good = {n: p.detach() for n, p in model.named_parameters() if n.startswith(("bn3", "bn4"))}
+    save_tensors(good, ckpts / "ckpt_0000.safetensors")
+    save_tensors({**good, "bn3.weight": torch.ones(3)}, ckpts / "ckpt_0001.safetensors")
+    with pytest.raises(ArtifactError, match=r"ckpt_0001.safetensors.*bn3.weight"):
+        param_matrix(cfg, str(tmp_path / "data.safetensors"), str(tmp_path / "base.safetensors"),
+                     str(ckpts), "last_two_bn", 2, str(tmp_path / "m.safetensors"),
+                     str(tmp_path / "layout.json"))
+    assert not (tmp_path / "m.safetensors").exists()
+    # base weights of another network name the file too
+    save_tensors(small_cnn().state_dict(), tmp_path / "other.safetensors")
+    with pytest.raises(ArtifactError, match="other.safetensors.*does not fit"):
+        param_matrix(cfg, str(tmp_path / "data.safetensors"), str(tmp_path / "other.safetensors"),
+                     str(ckpts), "last_two_bn", 1, str(tmp_path / "m.safetensors"),
+                     str(tmp_path / "layout.json"))
