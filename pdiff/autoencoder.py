@@ -1,6 +1,13 @@
-"""The parameter autoencoder: 1-D convolutions over a flat parameter row, noise-augmented."""
+"""Parameter autoencoders: 1-D convolutions over a parameter row, noise-augmented.
+
+Two ways to read a row: `ParameterAutoencoder` reads it as one flat sequence (the paper's
+design; its linear layer grows with D), `ChunkedParameterAutoencoder` as per-tensor chunks of
+a fixed length (later work's design; memory grows linearly with D, for whole networks).
+"""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -13,7 +20,21 @@ def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
     return nn.Sequential(conv, nn.GroupNorm(1, cout), nn.LeakyReLU(0.2))
 
 
-class ParameterAutoencoder(nn.Module):
+class NoisyAutoencoder(nn.Module):
+    """An encode/decode pair trained with noise on its input and on its latent."""
+
+    def forward(self, x: torch.Tensor, input_noise: float = 0.0,
+                latent_noise: float = 0.0, generator: torch.Generator | None = None):
+        """Reconstruct x, with Gaussian noise added to the input and to the latent."""
+        if input_noise > 0:
+            x = x + input_noise * _randn_like(x, generator)
+        z = self.encode(x)
+        if latent_noise > 0:
+            z = z + latent_noise * _randn_like(z, generator)
+        return self.decode(z)
+
+
+class ParameterAutoencoder(NoisyAutoencoder):
     """Encoder: stride-2 Conv1d blocks and a linear layer to a (latent_channels, latent_length)
     latent; decoder: the mirror image. The row is zero-padded to a multiple of 2^blocks."""
 
@@ -45,22 +66,81 @@ class ParameterAutoencoder(nn.Module):
         h = self.from_latent(z.flatten(1)).view(len(z), -1, self.reduced)
         return self.decoder(h).squeeze(1)[:, : self.dim]
 
-    def forward(self, x: torch.Tensor, input_noise: float = 0.0,
-                latent_noise: float = 0.0, generator: torch.Generator | None = None):
-        """Reconstruct x, with Gaussian noise added to the input and to the latent."""
-        if input_noise > 0:
-            x = x + input_noise * _randn_like(x, generator)
-        z = self.encode(x)
-        if latent_noise > 0:
-            z = z + latent_noise * _randn_like(z, generator)
-        return self.decode(z)
+
+class ChunkedParameterAutoencoder(NoisyAutoencoder):
+    """Each tensor's elements are cut into chunks of `chunk` values (the last one zero-padded,
+    so no chunk straddles two tensors); a chunk is one token. Encoder: a shared linear
+    embedding of each token plus a learned position embedding, then convolutions along the
+    token axis; the latent is (latent_channels, number of chunks). Decoder: the mirror image,
+    plus a learned offset per coordinate. Keep channels[0] >= chunk, so that a chunk's
+    embedding can hold all of its values.
+    """
+
+    def __init__(self, sizes: list[int], chunk: int = 256, channels: tuple[int, ...] = (64, 64),
+                 latent_channels: int = 4):
+        super().__init__()
+        self.dim = sum(sizes)
+        self.sizes, self.chunk = list(sizes), chunk
+        # For every slot of the (chunks x chunk) grid, the row column it holds (dim = padding).
+        slots, offset = [], 0
+        for n in sizes:
+            cols = torch.arange(offset, offset + n)
+            pad = math.ceil(n / chunk) * chunk - n
+            slots.append(torch.cat([cols, torch.full((pad,), self.dim)]))
+            offset += n
+        slots = torch.cat(slots)
+        self.register_buffer("slots", slots, persistent=False)
+        # Where each of the D columns sits in the flattened grid (to read the decoder's output).
+        self.register_buffer("columns", (slots < self.dim).nonzero().squeeze(1), persistent=False)
+        self.num_chunks = len(slots) // chunk
+        self.latent_shape = (latent_channels, self.num_chunks)
+        width = channels[0]
+        self.embed = nn.Linear(chunk, width)
+        self.position = nn.Parameter(torch.randn(width, self.num_chunks) * 0.02)
+        self.position_out = nn.Parameter(torch.randn(channels[-1], self.num_chunks) * 0.02)
+        self.encoder = nn.Sequential(*[_token_block(a, b) for a, b in zip(
+            channels[:-1], channels[1:], strict=True)], nn.Conv1d(channels[-1], latent_channels, 1))
+        back = list(reversed(channels))
+        self.from_latent = nn.Conv1d(latent_channels, back[0], 1)
+        self.decoder = nn.Sequential(*[_token_block(a, b) for a, b in zip(
+            back[:-1], back[1:], strict=True)])
+        self.unembed = nn.Linear(width, chunk)
+        # A learned value per coordinate: what all rows share needs no latent capacity, and
+        # a shared `unembed` alone could only reach a width-dimensional subspace per chunk.
+        self.offset = nn.Parameter(torch.zeros(self.dim))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) normalized parameters -> (B, latent_channels, chunks) latents."""
+        padded = nn.functional.pad(x, (0, 1))
+        tokens = padded[:, self.slots].view(len(x), self.num_chunks, self.chunk)
+        h = self.embed(tokens).transpose(1, 2) + self.position
+        return self.encoder(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent_channels, chunks) latents -> (B, D) normalized parameters."""
+        h = self.decoder(self.from_latent(z) + self.position_out)
+        return self.unembed(h.transpose(1, 2)).flatten(1)[:, self.columns] + self.offset
+
+
+def _token_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(cin, cout, 3, padding=1), nn.GroupNorm(1, cout),
+                         nn.LeakyReLU(0.2))
+
+
+AUTOENCODERS = {"flat": ParameterAutoencoder, "chunked": ChunkedParameterAutoencoder}
+
+
+def build_autoencoder(conf: dict) -> NoisyAutoencoder:
+    """An autoencoder from its stored config ({"kind": ..., **constructor arguments})."""
+    conf = dict(conf)
+    return AUTOENCODERS[conf.pop("kind", "flat")](**conf)
 
 
 def _randn_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randn(t.shape, generator=generator).to(t.device)
 
 
-def train_autoencoder(ae: ParameterAutoencoder, rows: torch.Tensor, *, steps: int,
+def train_autoencoder(ae: NoisyAutoencoder, rows: torch.Tensor, *, steps: int,
                       batch_size: int, lr: float, weight_decay: float, input_noise: float,
                       latent_noise: float, seed: int, device: torch.device, log=print,
                       log_every: int = 500, eval_every: int = 0,

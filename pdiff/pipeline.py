@@ -9,7 +9,7 @@ import torch
 
 from pdiff import data as data_mod
 from pdiff import runtime
-from pdiff.autoencoder import ParameterAutoencoder, train_autoencoder
+from pdiff.autoencoder import NoisyAutoencoder, build_autoencoder, train_autoencoder
 from pdiff.denoiser import LatentDenoiser
 from pdiff.diffusion import make_scheduler, sample, train_denoiser
 from pdiff.evaluation import (
@@ -96,6 +96,85 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
                         device=device, eval_batch=cfg["evaluate"]["batch_size"], log=log)
 
 
+def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
+                threads: int = 1) -> None:
+    """Stage import_base (own checkpoints): the network's full weights, from checkpoints.base
+    or else the first checkpoint; everything outside the generated subset comes from here."""
+    from pdiff.checkpoints import list_checkpoints, load_checkpoint
+    from pdiff.training import evaluate_model, model_state
+
+    device = runtime.setup(0, threads, cfg["device"])
+    log = runtime.get_logger("import_base").info
+    c = cfg["checkpoints"]
+    path = Path(c["base"]) if c["base"] else list_checkpoints(c["dir"])[0]
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits)
+    state = load_checkpoint(path)
+    missing = [n for n in model.state_dict() if n not in state]
+    if missing:
+        raise ArtifactError(
+            f"{path}: lacks {len(missing)} of the network's tensors ({missing[:5]}...); the "
+            f"base weights must be complete: set checkpoints.base to the full weights the "
+            f"checkpoints were trained from")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: does not fit network '{cfg['network']['name']}' "
+                            f"({e})") from e
+    metrics = {"source": str(path), "num_parameters": sum(p.numel() for p in model.parameters())}
+    for split in ("val", "test"):
+        metrics[f"{split}_acc"] = evaluate_model(model, splits.images(split),
+                                                 splits.labels(split), device)
+    log(f"base weights from {path}: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
+    save_tensors(model_state(model), out_model)
+    save_json(metrics, out_metrics)
+
+
+def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str, k: int,
+                       out_dir: str, out_csv: str, out_predictions: str,
+                       threads: int = 1) -> None:
+    """Stage import_checkpoints (own checkpoints): the first K files of checkpoints.dir as
+    the sources, checked for matching names and shapes, the subset kept and evaluated."""
+    from pdiff.checkpoints import check_like, differing_outside, list_checkpoints, load_checkpoint
+    from pdiff.training import save_sources
+
+    device = runtime.setup(0, threads, cfg["device"])
+    log = runtime.get_logger("import_checkpoints").info
+    files = list_checkpoints(cfg["checkpoints"]["dir"])
+    if len(files) < k:
+        raise ArtifactError(f"{cfg['checkpoints']['dir']}: {len(files)} checkpoints, but K={k} "
+                            f"is asked for; lower collect.k (and ablations.k) to at most "
+                            f"{len(files)}")
+    splits = _data(cfg, data_path)
+    model = _network(cfg, splits, base_path)
+    subset = _subset(cfg, model, location)
+    base = load_tensors(base_path)
+    log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}")
+    first = load_checkpoint(files[0])
+    differ = []
+
+    def sources():
+        for f in files[:k]:
+            state = load_checkpoint(f)
+            check_like(f, state, first, files[0])
+            try:
+                subset.flatten(state)
+            except (KeyError, ValueError) as e:
+                raise ArtifactError(f"{f}: does not match the subset '{location}' ({e})") from e
+            if differing_outside(state, base, subset.names):
+                differ.append(f.name)
+            yield {n: state[n] for n in subset.names}
+
+    save_sources(model, subset, splits, sources(), k, out_dir, out_csv, out_predictions,
+                 device=device, origins=[f.name for f in files[:k]],
+                 eval_batch=cfg["evaluate"]["batch_size"], log=log)
+    if differ:
+        # p-diff assumes everything outside the subset is shared; say so rather than guess.
+        log(f"WARNING: {len(differ)} of {k} checkpoints (e.g. {differ[:3]}) differ from the "
+            f"base weights outside the subset '{location}'; every generated and evaluated "
+            f"model uses the base's values there")
+
+
 def param_matrix(cfg: dict, data_path: str, base_path: str, ckpt_dir: str, location: str,
                  k: int, out_matrix: str, out_layout: str) -> None:
     """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
@@ -122,11 +201,45 @@ def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return (t["matrix"] - t["mean"]) / t["std"], t["mean"], t["std"]
 
 
-def _load_ae(path: str) -> ParameterAutoencoder:
+def _load_ae(path: str) -> NoisyAutoencoder:
     state, conf = load_module(path)
-    ae = ParameterAutoencoder(**conf)
+    ae = build_autoencoder(conf)
     ae.load_state_dict(state)
     return ae.eval()
+
+
+def _ae_config(a: dict, subset: ParameterSubset) -> dict:
+    """The autoencoder's constructor arguments (stored with its weights)."""
+    if a["kind"] == "chunked":
+        return {"kind": "chunked", "sizes": subset.numels, "chunk": a["chunk_size"],
+                "channels": list(a["channels"]), "latent_channels": a["latent_channels"]}
+    return {"kind": "flat", "dim": subset.dim, "channels": list(a["channels"]),
+            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
+
+
+class AutoencoderCheckError(RuntimeError):
+    """The autoencoder cannot even overfit one checkpoint."""
+
+
+def overfit_check(conf: dict, row: torch.Tensor, val_accuracy, *, steps: int, lr: float,
+                  tolerance: float, seed: int, device: torch.device) -> dict:
+    """Train a fresh autoencoder of the configured kind on one normalized source row alone,
+    without noise, and compare the rebuilt row's accuracy with the source's.
+
+    An AE that cannot do this will not produce working parameters from many rows either
+    (the collapse users of the official code report); `val_accuracy(row)` scores a
+    normalized row.
+    """
+    ae = build_autoencoder(conf)
+    train_autoencoder(ae, row, steps=steps, batch_size=1, lr=lr, weight_decay=0.0,
+                      input_noise=0.0, latent_noise=0.0, seed=seed, device=device,
+                      log=lambda _: None, log_every=steps)
+    with torch.no_grad():
+        rebuilt = ae(row.to(device)).cpu()
+    source_acc, rebuilt_acc = val_accuracy(row), val_accuracy(rebuilt)
+    return {"steps": steps, "source_val_acc": source_acc, "rebuilt_val_acc": rebuilt_acc,
+            "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
+            "passed": bool(rebuilt_acc >= source_acc - tolerance)}
 
 
 def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
@@ -158,11 +271,34 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
         return {"rebuilt_val_acc_mean": acc.mean().item(), "source_val_acc_mean": source_acc,
                 "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item()}
 
-    conf = {"dim": subset.dim, "channels": list(a["channels"]),
-            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
-    ae = ParameterAutoencoder(**conf)
+    conf = _ae_config(a, subset)
+    check = {}
+    if a["overfit_check"] != "off":
+        def val_accuracy(row):
+            params = row * std + mean
+            return accuracy(predict_sets(model, subset, params, x_val, device,
+                                         prefix_features=feats), y_val).item()
+
+        check = overfit_check(conf, rows[:1], val_accuracy, steps=a["overfit_check_steps"],
+                              lr=a["lr"], tolerance=a["overfit_tolerance"], seed=seed,
+                              device=device)
+        log(f"overfit check: one source rebuilt after {check['steps']} steps: val acc "
+            f"{check['rebuilt_val_acc']:.2f} vs {check['source_val_acc']:.2f}")
+        if not check["passed"]:
+            msg = (f"the autoencoder cannot overfit a single checkpoint: trained on source 0 "
+                   f"alone for {check['steps']} steps, its rebuilt copy scores "
+                   f"{check['rebuilt_val_acc']:.2f}% validation accuracy against the source's "
+                   f"{check['source_val_acc']:.2f}% (tolerance {a['overfit_tolerance']} points). "
+                   f"Generated models will not work either. Fix: raise ae.overfit_check_steps "
+                   f"or ae.lr, widen ae.channels or the latent, or use ae.kind: chunked for a "
+                   f"large subset (ae.overfit_check: warn only warns).")
+            if a["overfit_check"] == "error":
+                raise AutoencoderCheckError(msg)
+            log("WARNING: " + msg)
+    ae = build_autoencoder(conf)
     log(f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}; D={subset.dim}, "
-        f"{sum(p.numel() for p in ae.parameters())} AE parameters")
+        f"{a['kind']} AE with {sum(p.numel() for p in ae.parameters())} parameters, "
+        f"latent {tuple(ae.latent_shape)}")
     history = train_autoencoder(ae, rows, steps=a["steps"], batch_size=a["batch_size"],
                                 lr=a["lr"], weight_decay=a["weight_decay"],
                                 input_noise=sigma_v, latent_noise=sigma_z, seed=seed,
@@ -170,7 +306,7 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
                                 eval_every=a["eval_every"], on_eval=rebuilt_accuracy)
     save_module(ae, conf, out_ae)
     save_json({"noise": noise, "input_noise": sigma_v, "latent_noise": sigma_z,
-               "history": history}, out_metrics)
+               "overfit_check": check, "history": history}, out_metrics)
 
 
 def _ldm_config(cfg: dict, latent_channels: int) -> dict:
@@ -241,20 +377,26 @@ def parse_sampler(name: str) -> tuple[str, int]:
 
 
 def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
-             checkpoint_csv: str, source_predictions: str, generated_path: str, out_csv: str,
-             out_predictions: str, threads: int = 1) -> None:
+             checkpoint_csv: str, source_predictions: str, ae_path: str, generated_path: str,
+             out_csv: str, out_predictions: str, threads: int = 1) -> None:
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
-    their weight average and of every generated set."""
+    their weight average, of sources passed through the AE ("rebuilt": what the decoder can
+    reach at best) and of every generated set."""
     device = runtime.setup(0, threads, cfg["device"])
     log = runtime.get_logger("evaluate").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
-    sources = load_tensors(matrix_path)["matrix"]
+    t = load_tensors(matrix_path)
+    sources = t["matrix"]
     k = len(sources)
-    groups = {"average": weight_average(sources),
-              "generated": load_tensors(generated_path, check_finite=False)["params"]}
     e = cfg["evaluate"]
+    # Evenly spaced sources, so that the diagnostic costs the same whatever K is.
+    picked = torch.linspace(0, k - 1, min(k, e["rebuilt"])).round().long().unique()
+    with torch.no_grad():
+        rebuilt = _load_ae(ae_path)((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
+    groups = {"average": weight_average(sources), "rebuilt": rebuilt,
+              "generated": load_tensors(generated_path, check_finite=False)["params"]}
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
                           device, e["batch_size"], e["sets_per_batch"])
@@ -262,14 +404,15 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
     frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
                             "val_acc": ckpts.val_acc, "test_acc": ckpts.test_acc})]
-    frames += [pd.DataFrame({"group": g, "index": range(len(rows)),
+    frames += [pd.DataFrame({"group": g,
+                             "index": picked.tolist() if g == "rebuilt" else range(len(rows)),
                              "finite": finite_rows(rows).tolist(),
                              "val_acc": res[g, "val"][0].tolist(),
                              "test_acc": res[g, "test"][0].tolist()})
                for g, rows in groups.items()]
     table = pd.concat(frames, ignore_index=True)
     save_table(table, out_csv)
-    save_tensors({"source_predictions": src_preds,
+    save_tensors({"source_predictions": src_preds, "rebuilt_sources": picked,
                   **{f"{g}_predictions": res[g, "test"][1] for g in groups},
                   "test_labels": splits.labels("test")}, out_predictions)
     for group, rows in table.groupby("group", sort=False):
@@ -277,11 +420,14 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
             f"mean {rows.test_acc.mean():.2f}")
 
 
-def summarize(eval_csvs: dict[int, str], out_csv: str, out_md: str) -> pd.DataFrame:
+def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
+              out_csv: str, out_md: str) -> pd.DataFrame:
     """Stage summarize: the main table over seeds (see pdiff.reporting)."""
-    from pdiff.reporting import main_table
+    from pdiff.reporting import diagnostics, main_table
 
-    table = main_table({seed: pd.read_csv(p) for seed, p in eval_csvs.items()})
+    table = main_table({seed: pd.read_csv(p) for seed, p in eval_csvs.items()},
+                       {seed: diagnostics(load_json(ae_metrics[seed]), load_json(ldm_metrics[seed]))
+                        for seed in eval_csvs})
     save_table(table, out_csv, out_md)
     return table
 

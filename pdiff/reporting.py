@@ -15,6 +15,13 @@ MAIN_ROWS = [
     ("original, chosen on validation (honest)", "source", "val_chosen"),
     ("p-diff, chosen on validation (honest)", "generated", "val_chosen"),
     ("generated sets with NaN/Inf (excluded above)", "generated", "nonfinite"),
+    ("AE-rebuilt sources mean (the decoder's ceiling)", "rebuilt", "mean"),
+    ("AE-rebuilt sources best", "rebuilt", "best"),
+]
+# Diagnostics of the AE and the DDPM (from their metrics files), below the accuracy rows.
+DIAGNOSTIC_ROWS = [
+    ("AE overfit check: one source rebuilt minus source (val acc points)", "overfit_gap"),
+    ("latent std fed to the DDPM (before scaling to 1)", "latent_std"),
 ]
 
 
@@ -29,13 +36,25 @@ def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
             "n": len(rows), "nonfinite": int(len(rows) - len(ok))}
 
 
-def main_table(evals_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
-    """Rows of the paper's main table (plus the honest variant); a column per seed and the mean."""
-    stats = {seed: {g: group_stats(df, g) for g in ("source", "average", "generated")}
-             for seed, df in evals_by_seed.items()}
-    table = pd.DataFrame({"row": [name for name, _, _ in MAIN_ROWS]})
+def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
+    """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
+    check = ae_metrics.get("overfit_check") or {}
+    gap = (check["rebuilt_val_acc"] - check["source_val_acc"]) if check else float("nan")
+    return {"overfit_gap": gap, "latent_std": ldm_metrics["latent_std"]}
+
+
+def main_table(evals_by_seed: dict[int, pd.DataFrame],
+               diagnostics_by_seed: dict[int, dict] | None = None) -> pd.DataFrame:
+    """Rows of the paper's main table (plus the honest variant, the AE's ceiling and
+    diagnostics); a column per seed and the mean."""
+    groups = ("source", "average", "generated", "rebuilt")
+    stats = {seed: {g: group_stats(df, g) for g in groups} for seed, df in evals_by_seed.items()}
+    diag = diagnostics_by_seed or {}
+    names = [name for name, _, _ in MAIN_ROWS] + ([n for n, _ in DIAGNOSTIC_ROWS] if diag else [])
+    table = pd.DataFrame({"row": names})
     for seed in sorted(stats):
-        table[f"seed {seed}"] = [stats[seed][g][stat] for _, g, stat in MAIN_ROWS]
+        extra = [diag[seed][key] for _, key in DIAGNOSTIC_ROWS] if diag else []
+        table[f"seed {seed}"] = [stats[seed][g][stat] for _, g, stat in MAIN_ROWS] + extra
     seed_cols = [c for c in table.columns if c.startswith("seed ")]
     table["mean over seeds"] = table[seed_cols].mean(axis=1)
     return table

@@ -131,21 +131,33 @@ def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits,
     steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, seed=seed,
                          device=device)
+    return save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
+                        device=device, eval_batch=eval_batch, log=log)
+
+
+def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
+                 checkpoints: Iterator[dict[str, torch.Tensor]], k: int, out_dir: str,
+                 out_csv: str, out_predictions: str, *, device: torch.device,
+                 origins: list[str] | None = None, eval_batch: int = 1000,
+                 log=print) -> pd.DataFrame:
+    """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
+    validation and test accuracy (CSV, with each one's origin) and test predictions."""
     rows = []
     with atomic_dir(out_dir) as tmp:
-        for i, tensors in enumerate(tqdm(steps, total=k, desc="collect", mininterval=5)):
+        for i, tensors in enumerate(tqdm(checkpoints, total=k, desc="sources", mininterval=5)):
             save_tensors(tensors, tmp / checkpoint_name(i))
             rows.append(subset.flatten(tensors))
     splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
     res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
                           eval_batch)
     df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
-                       "step": range(1, k + 1), "val_acc": res["source", "val"][0].tolist(),
+                       "origin": origins or [f"step {i}" for i in range(1, k + 1)],
+                       "val_acc": res["source", "val"][0].tolist(),
                        "test_acc": res["source", "test"][0].tolist()})
     # Test predictions of every checkpoint, so that no later stage evaluates a source again.
     save_tensors({"test_predictions": res["source", "test"][1].to(torch.int16),
                   "test_labels": data.labels("test")}, out_predictions)
     save_table(df, out_csv)
-    log(f"collected {k} checkpoints: test acc min {df.test_acc.min():.2f} "
+    log(f"{k} source checkpoints: test acc min {df.test_acc.min():.2f} "
         f"mean {df.test_acc.mean():.2f} max {df.test_acc.max():.2f}")
     return df

@@ -1,7 +1,7 @@
 rule ablation_table:
     input:
         variants=get_ablation_evaluations,
-        sources=get_main_evaluations,
+        sources=get_main(EVALUATION),
     output:
         csv=report(ABLATION_CSV, caption="../report/ablation.rst", category="Ablations"),
         md=ABLATION_MD,

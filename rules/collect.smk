@@ -1,23 +1,52 @@
-rule collect_checkpoints:
-    input:
-        data=DATA,
-        base=BASE,
-    output:
-        checkpoints=directory(CHECKPOINTS),
-        table=CHECKPOINT_TABLE,
-        predictions=SOURCE_PREDICTIONS,
-    log:
-        log_path(CHECKPOINT_TABLE),
-    benchmark:
-        bench_path(CHECKPOINT_TABLE)
-    params:
-        cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
-        k=get_collect_k,
-    threads: workflow.cores
-    resources:
-        gpu=1,
-        mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
-    script:
-        "../workflow_scripts/collect_checkpoints.py"
+if config["checkpoints"]["dir"]:
+
+    rule import_checkpoints:
+        input:
+            data=DATA,
+            base=BASE,
+            checkpoints=get_own_checkpoints(),
+        output:
+            checkpoints=directory(CHECKPOINTS),
+            table=CHECKPOINT_TABLE,
+            predictions=SOURCE_PREDICTIONS,
+        log:
+            log_path(CHECKPOINT_TABLE),
+        benchmark:
+            bench_path(CHECKPOINT_TABLE)
+        params:
+            cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate"),
+            k=get_collect_k,
+        threads: workflow.cores
+        resources:
+            gpu=1,
+            mem_mb=4000,
+        conda:
+            "../envs/pdiff.yaml"
+        script:
+            "../workflow_scripts/import_checkpoints.py"
+
+else:
+
+    rule collect_checkpoints:
+        input:
+            data=DATA,
+            base=BASE,
+        output:
+            checkpoints=directory(CHECKPOINTS),
+            table=CHECKPOINT_TABLE,
+            predictions=SOURCE_PREDICTIONS,
+        log:
+            log_path(CHECKPOINT_TABLE),
+        benchmark:
+            bench_path(CHECKPOINT_TABLE)
+        params:
+            cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
+            k=get_collect_k,
+        threads: workflow.cores
+        resources:
+            gpu=1,
+            mem_mb=4000,
+        conda:
+            "../envs/pdiff.yaml"
+        script:
+            "../workflow_scripts/collect_checkpoints.py"

@@ -92,6 +92,12 @@ def get_collect_k(wildcards):
     return max(ks)
 
 
+def get_own_checkpoints():
+    """Inputs of the import rules when the sources are the user's own checkpoints."""
+    c = config["checkpoints"]
+    return [c["dir"]] + ([c["base"]] if c["base"] else [])
+
+
 def get_default_variant():
     """Wildcard values of the default experiment."""
     return dict(location=config["location"], k=config["collect"]["k"],
@@ -135,9 +141,9 @@ def get_memorization_targets():
     return per_seed + [SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG]
 
 
-def get_main_evaluations(wildcards=None):
-    """The default variant's evaluation table of every seed (in the order of config seeds)."""
-    return expand(EVALUATION, seed=config["seeds"], **get_default_variant())
+def get_main(path):
+    """One artifact of the default variant for every seed (in the order of config seeds)."""
+    return expand(path, seed=config["seeds"], **get_default_variant())
 
 
 def get_final_targets():

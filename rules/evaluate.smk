@@ -6,6 +6,7 @@ rule evaluate:
         layout=LAYOUT,
         checkpoint_table=CHECKPOINT_TABLE,
         source_predictions=SOURCE_PREDICTIONS,
+        ae=AE,
         generated=GENERATED,
     output:
         table=EVALUATION,

@@ -1,6 +1,8 @@
 rule summarize:
     input:
-        get_main_evaluations,
+        evaluations=get_main(EVALUATION),
+        ae_metrics=get_main(AE_METRICS),
+        ldm_metrics=get_main(LDM_METRICS),
     output:
         csv=report(MAIN_TABLE, caption="../report/main_table.rst", category="Main table"),
         md=MAIN_TABLE_MD,

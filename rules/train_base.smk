@@ -1,20 +1,44 @@
-rule train_base:
-    input:
-        data=DATA,
-    output:
-        model=BASE,
-        metrics=BASE_METRICS,
-    log:
-        log_path(BASE),
-    benchmark:
-        bench_path(BASE)
-    params:
-        cfg=get_cfg("data", "network", "train_base"),
-    threads: workflow.cores
-    resources:
-        gpu=1,
-        mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
-    script:
-        "../workflow_scripts/train_base.py"
+if config["checkpoints"]["dir"]:
+
+    rule import_base:
+        input:
+            data=DATA,
+            checkpoints=get_own_checkpoints(),
+        output:
+            model=BASE,
+            metrics=BASE_METRICS,
+        log:
+            log_path(BASE),
+        params:
+            cfg=get_cfg("data", "network", "checkpoints"),
+        threads: workflow.cores
+        resources:
+            gpu=1,
+            mem_mb=4000,
+        conda:
+            "../envs/pdiff.yaml"
+        script:
+            "../workflow_scripts/import_base.py"
+
+else:
+
+    rule train_base:
+        input:
+            data=DATA,
+        output:
+            model=BASE,
+            metrics=BASE_METRICS,
+        log:
+            log_path(BASE),
+        benchmark:
+            bench_path(BASE)
+        params:
+            cfg=get_cfg("data", "network", "train_base"),
+        threads: workflow.cores
+        resources:
+            gpu=1,
+            mem_mb=4000,
+        conda:
+            "../envs/pdiff.yaml"
+        script:
+            "../workflow_scripts/train_base.py"

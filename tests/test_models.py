@@ -1,8 +1,14 @@
 import torch
 
-from pdiff.autoencoder import ParameterAutoencoder, train_autoencoder
+from pdiff.autoencoder import (
+    ChunkedParameterAutoencoder,
+    ParameterAutoencoder,
+    build_autoencoder,
+    train_autoencoder,
+)
 from pdiff.denoiser import LatentDenoiser
 from pdiff.diffusion import make_scheduler, sample, train_denoiser
+from pdiff.pipeline import overfit_check
 
 CPU = torch.device("cpu")
 
@@ -35,6 +41,57 @@ def test_autoencoder_learns_to_reconstruct():
                       input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
     after = torch.nn.functional.mse_loss(ae(rows), rows).item()
     assert after < 0.2 * before
+
+
+def test_chunked_autoencoder_cuts_each_tensor_into_its_own_chunks():
+    sizes = [5, 1, 12]  # chunk 4: 2 + 1 + 3 chunks, none straddling two tensors
+    ae = ChunkedParameterAutoencoder(sizes, chunk=4, channels=(8, 8), latent_channels=3)
+    assert ae.num_chunks == 6
+    x = torch.arange(1.0, 19.0).unsqueeze(0)
+    tokens = torch.nn.functional.pad(x, (0, 1))[:, ae.slots].view(6, 4)
+    assert tokens[1].tolist() == [5.0, 0.0, 0.0, 0.0]  # tensor 0's padded tail
+    assert tokens[2].tolist() == [6.0, 0.0, 0.0, 0.0]  # tensor 1 alone
+    assert tokens[3].tolist() == [7.0, 8.0, 9.0, 10.0]
+    assert torch.equal(tokens.flatten()[ae.columns], x[0])  # decoding reads the same slots
+    z = ae.encode(torch.randn(2, 18))
+    assert z.shape == (2, 3, 6) and ae.decode(z).shape == (2, 18)
+
+
+def test_chunked_autoencoder_size_grows_linearly_not_quadratically():
+    def count(dim):
+        ae = build_autoencoder({"kind": "chunked", "sizes": [dim], "chunk": 64,
+                                "channels": [64, 64], "latent_channels": 4})
+        return sum(p.numel() for p in ae.parameters())
+    flat = sum(p.numel() for p in ParameterAutoencoder(64_000, channels=(16, 32, 64)).parameters())
+    assert count(64_000) < flat / 20
+    # Only the per-coordinate offset (1 per value) and the two position embeddings
+    # (64 per chunk of 64 values each) grow with D: 3 parameters per value.
+    assert count(128_000) - count(64_000) == 3 * 64_000
+
+
+def test_chunked_autoencoder_learns_to_reconstruct():
+    torch.manual_seed(0)
+    rows = torch.randn(1, 40) + 0.1 * torch.randn(8, 40)
+    ae = build_autoencoder({"kind": "chunked", "sizes": [30, 10], "chunk": 8,
+                            "channels": [16, 16], "latent_channels": 2})
+    before = torch.nn.functional.mse_loss(ae(rows), rows).item()
+    train_autoencoder(ae, rows, steps=300, batch_size=8, lr=1e-2, weight_decay=0.0,
+                      input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
+    after = torch.nn.functional.mse_loss(ae(rows), rows).item()
+    assert after < 0.05 * before
+
+
+def test_overfit_check_fails_an_autoencoder_that_cannot_fit_one_row():
+    row = torch.randn(1, 64) * 3
+    # A stand-in accuracy: 100 minus 100 x the largest error against the row itself.
+    def score(r):
+        return 100 - 100 * (r - row).abs().max().item()
+    conf = {"kind": "flat", "dim": 64, "channels": [8], "latent_channels": 2, "latent_length": 4}
+    bad = overfit_check(conf, row, score, steps=1, lr=1e-3, tolerance=1.0, seed=0, device=CPU)
+    assert not bad["passed"] and bad["source_val_acc"] == 100
+    good = overfit_check(conf, row, score, steps=600, lr=1e-2, tolerance=5.0, seed=0,
+                         device=CPU)
+    assert good["passed"], good
 
 
 def test_denoiser_keeps_latent_shape():

@@ -2,6 +2,10 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    evals = dict(zip(snakemake.params.seeds, snakemake.input, strict=True))
-    table = pipeline.summarize(evals, snakemake.output.csv, snakemake.output.md)
+    seeds = snakemake.params.seeds
+    table = pipeline.summarize(
+        dict(zip(seeds, snakemake.input.evaluations, strict=True)),
+        dict(zip(seeds, snakemake.input.ae_metrics, strict=True)),
+        dict(zip(seeds, snakemake.input.ldm_metrics, strict=True)),
+        snakemake.output.csv, snakemake.output.md)
     print(table.to_markdown(index=False, floatfmt=".2f"))
