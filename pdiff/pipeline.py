@@ -37,14 +37,17 @@ from pdiff.training import collect_checkpoints, train_base
 
 
 def _data(cfg: dict, path: str) -> data_mod.Splits:
-    return data_mod.load_splits(path, cfg["data"]["name"])
+    return data_mod.load_splits(path)
 
 
 def _network(cfg: dict, splits: data_mod.Splits, weights: str | None = None):
-    x = splits.tensors["train_x"]
-    model = build_network(cfg["network"]["name"], in_channels=x.shape[1],
-                          num_classes=splits.num_classes, image_size=x.shape[-1],
-                          **cfg["network"].get("kwargs", {}))
+    """The configured network for these data; with `weights` (a stage's base model) loaded,
+    else from the configured pretrained weights (only train_base starts from those)."""
+    n = cfg["network"]
+    model = build_network(n["name"], in_channels=splits.in_channels,
+                          num_classes=splits.num_classes, image_size=splits.image_size,
+                          pretrained=None if weights else n.get("pretrained"),
+                          input_size=n.get("input_size"), **n.get("kwargs", {}))
     if weights is not None:
         state = load_tensors(weights)
         try:
@@ -64,7 +67,9 @@ def prepare_data(cfg: dict, out: str) -> None:
     d = cfg["data"]
     data_mod.prepare_data(d["name"], out, root=d["root"], cache=d["cache"],
                           download=d["download"], train_size=d["train_size"],
-                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"])
+                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"],
+                          image_size=d["image_size"], num_classes=d["num_classes"],
+                          checksums=d["checksums"])
 
 
 def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
