@@ -10,8 +10,6 @@ import torch
 from pdiff import data as data_mod
 from pdiff import runtime
 from pdiff.autoencoder import ParameterAutoencoder, train_autoencoder
-from pdiff.denoiser import LatentDenoiser
-from pdiff.diffusion import make_scheduler, sample, train_denoiser
 from pdiff.evaluation import (
     accuracy,
     evaluate_groups,
@@ -185,6 +183,8 @@ def _ldm_config(cfg: dict, latent_channels: int) -> dict:
 
 
 def _scheduler(cfg: dict, kind: str = "ddpm"):
+    from pdiff.diffusion import make_scheduler
+
     m = cfg["ldm"]
     return make_scheduler(kind, m["timesteps"], m["beta_start"], m["beta_end"],
                           m["beta_schedule"])
@@ -193,6 +193,11 @@ def _scheduler(cfg: dict, kind: str = "ddpm"):
 def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str,
               out_metrics: str, threads: int = 1) -> None:
     """Stage train_ldm: the latent DDPM on the encoded (noise-free) source latents."""
+    # diffusers (and torch._dynamo, which it loads) take seconds to import: only the two
+    # stages that use them do.
+    from pdiff.denoiser import LatentDenoiser
+    from pdiff.diffusion import train_denoiser
+
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("train_ldm").info
     rows, _, _ = _normalized(matrix_path)
@@ -218,6 +223,9 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str
 def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
              seed: int, out: str, threads: int = 1) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
+    from pdiff.denoiser import LatentDenoiser
+    from pdiff.diffusion import sample
+
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("generate").info
     kind, steps = parse_sampler(sampler)
