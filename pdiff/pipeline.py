@@ -21,6 +21,7 @@ from pdiff.evaluation import (
 )
 from pdiff.io import (
     ArtifactError,
+    atomic_path,
     load_json,
     load_module,
     load_tensors,
@@ -297,6 +298,20 @@ def summarize(eval_csvs: dict[int, str], out_csv: str, out_md: str) -> pd.DataFr
     table = main_table({seed: pd.read_csv(p) for seed, p in eval_csvs.items()})
     save_table(table, out_csv, out_md)
     return table
+
+
+def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) -> str:
+    """Stage paper_table: (task, net, main table CSV) of every experiment in one table."""
+    from pdiff.reporting import paper_grids
+
+    wide, best, honest = paper_grids([(t, n, pd.read_csv(p)) for t, n, p in cells])
+    save_table(wide, out_csv)
+    text = (f"original / ensemble / p-diff (best on test, mean over seeds)\n\n"
+            f"{best.to_markdown()}\n\nchosen on validation: original / p-diff\n\n"
+            f"{honest.to_markdown()}\n")
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(text)
+    return text
 
 
 def ablation_table(axis: str, labels: list[str], eval_csvs: list[str], source_csvs: list[str],
