@@ -22,6 +22,7 @@ include: "rules/evaluate.smk"
 include: "rules/summarize.smk"
 include: "rules/ablations.smk"
 include: "rules/memorization.smk"
+include: "rules/paper_table.smk"
 
 
 rule all:

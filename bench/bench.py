@@ -154,10 +154,10 @@ def large_step(dim: int, steps: int, kind: str, cfg: dict) -> dict:
     """Time and peak memory of AE and LDM training steps at D = dim with either AE (run in
     its own process, so that peak memory is this size's alone)."""
     from pdiff.autoencoder import build_autoencoder
-    from pdiff.pipeline import _ae_config
-    from pdiff.subset import ParameterSubset
     from pdiff.denoiser import LatentDenoiser
     from pdiff.diffusion import make_scheduler
+    from pdiff.pipeline import _ae_config
+    from pdiff.subset import ParameterSubset
 
     def gib():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -28,8 +28,14 @@ def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module,
 
 
 @torch.no_grad()
-def features(module: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device):
-    """Run a frozen module over x in batches (eval mode); the result stays on `device`."""
+def features(module: nn.Module, x, batch_size: int, device: torch.device):
+    """Run a frozen module over x in batches (eval mode); the result stays on `device`.
+
+    An identity prefix (a network that is not split) returns x itself: the images then stay
+    where they are (for a folder-backed data set, undecoded) and are read batch by batch.
+    """
+    if isinstance(module, nn.Identity):
+        return x
     module.eval().to(device)
     return torch.cat([module(x[i:i + batch_size].to(device))
                       for i in range(0, len(x), batch_size)])
@@ -37,11 +43,12 @@ def features(module: nn.Module, x: torch.Tensor, batch_size: int, device: torch.
 
 @torch.no_grad()
 def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
-                 x: torch.Tensor, device: torch.device, batch_size: int = 1000,
-                 sets_per_batch: int = 25, prefix_features: torch.Tensor | None = None):
+                 x, device: torch.device, batch_size: int = 1000,
+                 sets_per_batch: int = 25, prefix_features=None):
     """Predicted classes (S x N) of the network with each of the S parameter rows put in.
 
-    The prefix runs once; the suffix runs under vmap over a chunk of parameter sets.
+    The prefix runs once; the suffix runs under vmap over a chunk of parameter sets. Image
+    batches are the outer loop, so each is read (and decoded) once for all sets.
     """
     model = model.eval().to(device)
     prefix, suffix = split_network(model, subset)
@@ -54,13 +61,16 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
     def run(params, xb):
         return functional_call(suffix, {**fixed, **params}, (xb,)).argmax(-1)
 
+    if len(sets) == 0:
+        return torch.empty(0, len(x), dtype=torch.long)
     batched = vmap(run, in_dims=(0, None))
+    chunks = [subset.unflatten(sets[s:s + sets_per_batch].to(device))
+              for s in range(0, len(sets), sets_per_batch)]
     out = []
-    for s in range(0, len(sets), sets_per_batch):
-        chunk = subset.unflatten(sets[s:s + sets_per_batch].to(device))
-        preds = [batched(chunk, feats[i:i + batch_size]) for i in range(0, len(feats), batch_size)]
-        out.append(torch.cat(preds, dim=1).cpu())
-    return torch.cat(out) if out else torch.empty(0, len(x), dtype=torch.long)
+    for i in range(0, len(feats), batch_size):
+        xb = feats[i:i + batch_size].to(device)
+        out.append(torch.cat([batched(chunk, xb) for chunk in chunks]).cpu())
+    return torch.cat(out, dim=1)
 
 
 @torch.no_grad()

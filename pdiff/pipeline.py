@@ -10,8 +10,6 @@ import torch
 from pdiff import data as data_mod
 from pdiff import runtime
 from pdiff.autoencoder import NoisyAutoencoder, build_autoencoder, train_autoencoder
-from pdiff.denoiser import LatentDenoiser
-from pdiff.diffusion import make_scheduler, sample, train_denoiser
 from pdiff.evaluation import (
     accuracy,
     evaluate_groups,
@@ -23,6 +21,7 @@ from pdiff.evaluation import (
 )
 from pdiff.io import (
     ArtifactError,
+    atomic_path,
     load_json,
     load_module,
     load_tensors,
@@ -37,14 +36,17 @@ from pdiff.training import collect_checkpoints, train_base
 
 
 def _data(cfg: dict, path: str) -> data_mod.Splits:
-    return data_mod.load_splits(path, cfg["data"]["name"])
+    return data_mod.load_splits(path)
 
 
 def _network(cfg: dict, splits: data_mod.Splits, weights: str | None = None):
-    x = splits.tensors["train_x"]
-    model = build_network(cfg["network"]["name"], in_channels=x.shape[1],
-                          num_classes=splits.num_classes, image_size=x.shape[-1],
-                          **cfg["network"].get("kwargs", {}))
+    """The configured network for these data; with `weights` (a stage's base model) loaded,
+    else from the configured pretrained weights (only train_base starts from those)."""
+    n = cfg["network"]
+    model = build_network(n["name"], in_channels=splits.in_channels,
+                          num_classes=splits.num_classes, image_size=splits.image_size,
+                          pretrained=None if weights else n.get("pretrained"),
+                          input_size=n.get("input_size"), **n.get("kwargs", {}))
     if weights is not None:
         state = load_tensors(weights)
         try:
@@ -64,7 +66,9 @@ def prepare_data(cfg: dict, out: str) -> None:
     d = cfg["data"]
     data_mod.prepare_data(d["name"], out, root=d["root"], cache=d["cache"],
                           download=d["download"], train_size=d["train_size"],
-                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"])
+                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"],
+                          image_size=d["image_size"], num_classes=d["num_classes"],
+                          checksums=d["checksums"])
 
 
 def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
@@ -316,6 +320,8 @@ def _ldm_config(cfg: dict, latent_channels: int) -> dict:
 
 
 def _scheduler(cfg: dict, kind: str = "ddpm"):
+    from pdiff.diffusion import make_scheduler
+
     m = cfg["ldm"]
     return make_scheduler(kind, m["timesteps"], m["beta_start"], m["beta_end"],
                           m["beta_schedule"])
@@ -324,6 +330,11 @@ def _scheduler(cfg: dict, kind: str = "ddpm"):
 def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str,
               out_metrics: str, threads: int = 1) -> None:
     """Stage train_ldm: the latent DDPM on the encoded (noise-free) source latents."""
+    # diffusers (and torch._dynamo, which it loads) take seconds to import: only the two
+    # stages that use them do.
+    from pdiff.denoiser import LatentDenoiser
+    from pdiff.diffusion import train_denoiser
+
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("train_ldm").info
     rows, _, _ = _normalized(matrix_path)
@@ -349,6 +360,9 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str
 def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
              seed: int, out: str, threads: int = 1) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
+    from pdiff.denoiser import LatentDenoiser
+    from pdiff.diffusion import sample
+
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("generate").info
     kind, steps = parse_sampler(sampler)
@@ -430,6 +444,20 @@ def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics
                         for seed in eval_csvs})
     save_table(table, out_csv, out_md)
     return table
+
+
+def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) -> str:
+    """Stage paper_table: (task, net, main table CSV) of every experiment in one table."""
+    from pdiff.reporting import paper_grids
+
+    wide, best, honest = paper_grids([(t, n, pd.read_csv(p)) for t, n, p in cells])
+    save_table(wide, out_csv)
+    text = (f"original / ensemble / p-diff (best on test, mean over seeds)\n\n"
+            f"{best.to_markdown()}\n\nchosen on validation: original / p-diff\n\n"
+            f"{honest.to_markdown()}\n")
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(text)
+    return text
 
 
 def ablation_table(axis: str, labels: list[str], eval_csvs: list[str], source_csvs: list[str],

@@ -60,6 +60,24 @@ def main_table(evals_by_seed: dict[int, pd.DataFrame],
     return table
 
 
+def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
+    """Experiments' main tables (means over seeds) side by side: one row per experiment with
+    every main-table row as a column; and the paper's grids, an architecture per row and a
+    data set per column, of original / ensemble / p-diff and of the validation-chosen
+    original / p-diff."""
+    wide = pd.DataFrame([{"task": task, "net": net,
+                          **dict(zip(df["row"], df["mean over seeds"], strict=True))}
+                         for task, net, df in cells])
+
+    def grid(columns):
+        cell = wide[columns].apply(lambda r: " / ".join(f"{v:.2f}" for v in r), axis=1)
+        table = wide.assign(cell=cell).pivot(index="net", columns="task", values="cell")
+        return table.loc[wide["net"].unique(), wide["task"].unique()]
+
+    return wide, *(grid([name for name, _, s in MAIN_ROWS if s == stat])
+                   for stat in ("best", "val_chosen"))
+
+
 STAT_COLUMNS = ["best", "mean", "median", "val_chosen", "nonfinite"]
 
 

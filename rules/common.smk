@@ -1,13 +1,30 @@
 # Helpers of the workflow: config validation, paths, wildcard constraints, target lists.
+import copy
 from pathlib import Path
 
-from pdiff.config import validate_config
+from pdiff.config import ConfigError, layered_config, validate_config
 
+# The paper table's experiments are layered on the config as given (before its defaults), and
+# the command line's config files and --config go on top again, as when a cell runs alone
+# (`--configfile experiments/paper.yaml tasks/X.yaml nets/Y.yaml <yours>`): the same jobs.
+CONFIG_AS_GIVEN = copy.deepcopy(config)
+COMMAND_LINE_CONFIG = copy.deepcopy(workflow.config_settings.overwrite_config or {})
 validate_config(config)
+
+
+def get_results(experiment):
+    """The folder of one experiment's outputs."""
+    return f"results/{experiment}"
+
+
+def get_main_table(experiment):
+    """One experiment's main table."""
+    return f"{get_results(experiment)}/main_table.csv"
+
 
 # Every artifact's path. One experiment lives under RESULTS; its tree follows the wildcards
 # seed / location / k / noise / sampler; logs and benchmarks mirror it.
-RESULTS = f"results/{config['experiment']}"
+RESULTS = get_results(config["experiment"])
 RUN = f"{RESULTS}/seed{{seed}}"
 SUBSET = f"{RUN}/{{location}}"
 MATRIX = f"{SUBSET}/k{{k}}"
@@ -31,8 +48,8 @@ LDM_METRICS = f"{MODELS}/ldm.json"
 GENERATED = f"{SAMPLES}/generated.safetensors"
 EVALUATION = f"{SAMPLES}/evaluation.csv"
 PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
-MAIN_TABLE = f"{RESULTS}/main_table.csv"
-MAIN_TABLE_MD = f"{RESULTS}/main_table.md"
+MAIN_TABLE = get_main_table(config["experiment"])
+MAIN_TABLE_MD = str(Path(MAIN_TABLE).with_suffix(".md"))
 ABLATION = f"{RESULTS}/ablations/ablation_{{axis}}"
 ABLATION_CSV, ABLATION_MD, ABLATION_PNG = (f"{ABLATION}.{ext}" for ext in ("csv", "md", "png"))
 MEMORIZATION = f"{SAMPLES}/memorization"
@@ -46,6 +63,8 @@ SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
 SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
     f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png"))
 AXES = ("k", "location", "noise", "sampler")
+PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
+EXPERIMENTS = Path(workflow.basedir) / "experiments"
 
 
 wildcard_constraints:
@@ -72,9 +91,14 @@ VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
 
 
 def get_cfg(*sections):
-    """The config sections a stage reads, as params (changing them reruns the stage)."""
+    """The config sections a stage reads, as params (changing them reruns the stage). Keys
+    are sorted: Snakemake compares params as text, and layered config files order keys by
+    the file that first set them."""
+    def ordered(value):
+        return {k: ordered(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
+
     def settings(name):
-        value = config[name]
+        value = ordered(config[name])
         if name in VARIANT_KEYS:
             value = {k: v for k, v in value.items() if k not in VARIANT_KEYS[name]}
         return value
@@ -154,11 +178,48 @@ def get_final_targets():
         stages, seed=config["seeds"], **get_default_variant())
 
 
+def get_paper_cells():
+    """{experiment: (task, net, config)} of every data set x architecture in paper_table:
+    the config as given with experiments/<defaults>.yaml, tasks/<task>.yaml and
+    nets/<net>.yaml on top, named <data>_<network>."""
+    table, cells = config["paper_table"], {}
+    defaults = [EXPERIMENTS / f"{table['defaults']}.yaml"] if table["defaults"] else []
+    for task in table["tasks"]:
+        for net in table["nets"]:
+            files = [*defaults, EXPERIMENTS / "tasks" / f"{task}.yaml",
+                     EXPERIMENTS / "nets" / f"{net}.yaml"]
+            for f in files:
+                if not f.exists():
+                    raise ConfigError(f"paper_table: {f} does not exist; paper_table's names "
+                                      f"are files in {EXPERIMENTS}")
+            cfg = layered_config(CONFIG_AS_GIVEN, files, COMMAND_LINE_CONFIG)
+            if cfg["experiment"] == config["experiment"]:
+                raise ConfigError(f"paper_table: {task} x {net} is this run's own experiment "
+                                  f"{cfg['experiment']}; run the table without its files")
+            if cfg["experiment"] in cells:
+                raise ConfigError(f"paper_table: {task} x {net} and "
+                                  f"{' x '.join(cells[cfg['experiment']][:2])} are both "
+                                  f"named {cfg['experiment']}; give their data sets or "
+                                  "networks different names")
+            cells[cfg["experiment"]] = (task, net, cfg)
+    return cells
+
+
+def get_paper_tables(wildcards=None):
+    """Main tables of the paper table's experiments, in grid order."""
+    if not PAPER_CELLS:
+        raise ConfigError("paper_table: no experiments; run it with --configfile "
+                          "experiments/paper_table.yaml, or list paper_table.tasks and nets")
+    return [get_main_table(name) for name in PAPER_CELLS]
+
+
 def print_main_table():
     """When a run ends: the main table, and where the plots and the report are."""
     table = Path(MAIN_TABLE_MD)
     if table.exists():
         print(f"\nMain table ({table}):\n\n{table.read_text()}")
+    if PAPER_CELLS and Path(PAPER_TABLE_MD).exists():
+        print(f"\nPaper table ({PAPER_TABLE_MD}):\n\n{Path(PAPER_TABLE_MD).read_text()}")
     plots = sorted(Path(RESULTS).rglob("*.png"))
     if plots:
         print("Plots:\n" + "\n".join(f"  {p}" for p in plots))

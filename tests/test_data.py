@@ -31,7 +31,7 @@ def test_local_folder_is_read_by_torchvision_and_split(idx_root, tmp_path):
     out = tmp_path / "data.safetensors"
     prepare_data("fashion_mnist", str(out), root=str(idx_root), cache=str(tmp_path / "cache"),
                  download=False, val_size=50, test_size=40)
-    s = load_splits(str(out), "fashion_mnist")
+    s = load_splits(str(out))
     assert s.tensors["train_x"].shape == (250, 1, 28, 28)
     assert s.tensors["val_x"].shape == (50, 1, 28, 28)
     assert s.tensors["test_x"].shape == (40, 1, 28, 28)

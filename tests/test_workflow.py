@@ -53,7 +53,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     cfg = {"data": {"name": "fashion_mnist"}, "network": {"name": "small_cnn",
            "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
     from pdiff.data import load_splits
-    model = _network(cfg, load_splits(str(res / "data.safetensors"), "fashion_mnist"))
+    model = _network(cfg, load_splits(str(res / "data.safetensors")))
     model.load_state_dict(base)
     subset = ParameterSubset.from_dict(layout)
     model.load_state_dict(subset.unflatten(generated[0]), strict=False)

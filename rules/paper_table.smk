@@ -1,0 +1,32 @@
+# `snakemake paper_table`: the paper's main table, one experiment per data set x architecture.
+# Each experiment is this workflow again, as a module with its own config (get_paper_cells):
+# its rules are prefixed with its name (cifar100_resnet18_train_base, also
+# cifar100_resnet18_ablations), its files live under results/<experiment>/ as when it runs
+# alone, and all of them are one DAG that a profile spreads over GPUs.
+PAPER_CELLS = get_paper_cells()
+
+for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
+    cell_prefix = f"{cell_name}_"
+
+    module:
+        name: cell_name
+        snakefile: "../Snakefile"
+        config: cell_config
+
+    use rule * from cell_name exclude all, paper_table as cell_prefix*
+
+
+rule paper_table:
+    input:
+        get_paper_tables,
+    output:
+        csv=report(PAPER_TABLE_CSV, caption="../report/paper_table.rst", category="Main table"),
+        md=PAPER_TABLE_MD,
+    log:
+        "results/logs/paper_table.log",
+    params:
+        cells=[(task, net) for task, net, _ in PAPER_CELLS.values()],
+    conda:
+        "../envs/pdiff.yaml"
+    script:
+        "../workflow_scripts/paper_table.py"

@@ -1,0 +1,7 @@
+"""Rule paper_table -> pdiff.pipeline.paper_table."""
+from pdiff import pipeline, runtime
+
+with runtime.output_to(snakemake.log[0]):
+    cells = [(task, net, path) for (task, net), path
+             in zip(snakemake.params.cells, snakemake.input, strict=True)]
+    print(pipeline.paper_table(cells, snakemake.output.csv, snakemake.output.md))
