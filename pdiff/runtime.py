@@ -53,9 +53,14 @@ def get_logger(name: str) -> logging.Logger:
 
 @contextlib.contextmanager
 def output_to(log_file: str | None):
-    """Send stdout and stderr (logs, progress bars) to a rule's log file."""
+    """Send stdout and stderr (logs, progress bars) to a rule's log file; an error that ends
+    the stage is written there too (Snakemake also prints it)."""
     if not log_file:
         yield
         return
     with open(log_file, "w") as f, contextlib.redirect_stderr(f), contextlib.redirect_stdout(f):
-        yield
+        try:
+            yield
+        except Exception as e:
+            print(f"ERROR: {type(e).__name__}: {e}", file=f)
+            raise

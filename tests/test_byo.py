@@ -22,7 +22,7 @@ def byo(tmp_path_factory):
                     "--k", "12", "--images", "3000", "--data", str(work / "data")],
                    check=True, env=env, capture_output=True)
     # Only sizes change: the example's own config, scaled down for the test.
-    small = {"checkpoints": {"dir": str(ckpts)}, "collect": {"k": 12},
+    small = {"checkpoints": {"dir": str(ckpts)}, "collect": {"k": 12}, "ablations": {"k": [12]},
              "data": {"train_size": 2000, "val_size": 500, "test_size": 1000},
              "ae": {"channels": [8, 16], "latent_channels": 2, "latent_length": 8,
                     "steps": 150, "overfit_check_steps": 100},

@@ -14,7 +14,7 @@ import torch
 from byo_net import build
 from torch import nn
 
-from pdiff.data import DATASETS, load_torchvision
+from pdiff.datasets import DATASETS, images_of, labels_of, open_torchvision
 
 
 def main() -> None:
@@ -26,10 +26,10 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    train, _ = load_torchvision("fashion_mnist", None, args.data, download=True)
+    (train, _), _ = open_torchvision("fashion_mnist", cache=args.data)
     spec = DATASETS["fashion_mnist"]
-    x = (train.data[: args.images].float().unsqueeze(1) / 255 - spec["mean"][0]) / spec["std"][0]
-    y = train.targets[: args.images]
+    x = (images_of(train)[: args.images].float() / 255 - spec["mean"][0]) / spec["std"][0]
+    y = labels_of(train)[: args.images]
     model = build(hidden=64)
 
     def steps(params, n, lr):
