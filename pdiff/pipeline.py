@@ -70,20 +70,21 @@ def prepare_data(cfg: dict, out: str) -> None:
 def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
                      threads: int = 1) -> None:
     """Stage train_base: the whole network, trained normally."""
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("train_base").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits)
     t = cfg["train_base"]
     train_base(model, splits, out_model, out_metrics, epochs=t["epochs"],
                batch_size=t["batch_size"], lr=t["lr"], weight_decay=t["weight_decay"],
-               optimizer=t["optimizer"], seed=seed, device=device, log=log)
+               optimizer=t["optimizer"], seed=seed, device=device,
+               precision=cfg["precision"], log=log)
 
 
 def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
             out_dir: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step."""
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("collect").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
@@ -93,7 +94,8 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
     collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, k=k,
                         batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
-                        device=device, eval_batch=cfg["evaluate"]["batch_size"], log=log)
+                        device=device, eval_batch=cfg["evaluate"]["batch_size"],
+                        precision=cfg["precision"], log=log)
 
 
 def param_matrix(cfg: dict, data_path: str, base_path: str, ckpt_dir: str, location: str,
@@ -245,7 +247,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
              out_predictions: str, threads: int = 1) -> None:
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
     their weight average and of every generated set."""
-    device = runtime.setup(0, threads, cfg["device"])
+    device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("evaluate").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
@@ -257,7 +259,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     e = cfg["evaluate"]
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
-                          device, e["batch_size"], e["sets_per_batch"])
+                          device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
     ckpts = pd.read_csv(checkpoint_csv).iloc[:k]
     src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
     frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
@@ -311,7 +313,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
     from pdiff.similarity import wrong_prediction_iou
     from pdiff.training import train_subset
 
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("memorization").info
     m, c, e = cfg["memorization"], cfg["collect"], cfg["evaluate"]
     splits = _data(cfg, data_path)
@@ -335,7 +337,8 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
         steps = list(train_subset(model, subset, splits, steps=m["finetune_steps"],
                                   batch_size=c["batch_size"], lr=c["lr"],
                                   weight_decay=c["weight_decay"], optimizer=c["optimizer"],
-                                  seed=seed * 100_003 + i, device=device))
+                                  seed=seed * 100_003 + i, device=device,
+                                  precision=cfg["precision"]))
         tuned.append(subset.flatten(steps[-1]))
     model.load_state_dict(base_state)
     groups[f"fine-tuned ({m['finetune_steps']} steps)"] = torch.stack(tuned)
@@ -345,7 +348,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
 
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
-                          device, e["batch_size"], e["sets_per_batch"])
+                          device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
     acc = {key: value[0] for key, value in res.items()}
     preds = {name: res[name, "test"][1] for name in groups}
     labels = splits.labels("test")

@@ -1,4 +1,4 @@
-"""Where and how a stage runs: device, GPU claim, threads, seeds, logging."""
+"""Where and how a stage runs: device, GPU claim, precision, threads, seeds, logging."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ GPU_LOCK_DIR_ENV = "PDIFF_GPU_LOCK_DIR"
 _claim: GpuClaim | None = None
 
 
-def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
+def setup(seed: int, threads: int = 1, device: str = "auto",
+          precision: str = "fp32") -> torch.device:
     """Seed every generator, set thread count and deterministic kernels; return the device."""
     torch.set_num_threads(max(1, int(threads)))
     random.seed(seed)
@@ -29,7 +30,10 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
     # Deterministic kernels make CPU runs byte-identical; on CUDA they need this workspace.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return pick_device(device)
+    picked = pick_device(device)
+    if precision == "bf16" and picked.type != "cuda":
+        get_logger("runtime").info(f"precision bf16 applies on CUDA only; {picked} runs fp32")
+    return picked
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -109,6 +113,14 @@ def _process_gpu(count: int) -> int:
         torch.cuda.set_device(_claim.index)
         get_logger("runtime").info(f"claimed GPU cuda:{_claim.index} of {count}")
     return _claim.index
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """The context for a network's forward: bf16 autocast on CUDA when asked for, plain fp32
+    otherwise (on the CPU bf16 is ignored, so CPU results do not depend on it)."""
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def generator(seed: int) -> torch.Generator:

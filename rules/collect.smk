@@ -11,7 +11,7 @@ rule collect_checkpoints:
     benchmark:
         bench_path(CHECKPOINT_TABLE)
     params:
-        cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
+        cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
         k=get_collect_k,
     threads: workflow.cores
     resources:

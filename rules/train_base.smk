@@ -9,7 +9,7 @@ rule train_base:
     benchmark:
         bench_path(BASE)
     params:
-        cfg=get_cfg("data", "network", "train_base"),
+        cfg=get_cfg("data", "network", "train_base", "precision"),
     threads: workflow.cores
     resources:
         gpu=1,

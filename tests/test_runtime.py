@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -76,3 +77,54 @@ def test_one_gpu_or_none_takes_no_lock(lock_dir, monkeypatch):
     assert runtime.pick_device("auto") == torch.device("cpu")
     assert not lock_dir.exists()
 
+
+def test_bf16_is_autocast_on_cuda_only():
+    with warnings.catch_warnings():  # without CUDA torch disables it; the settings stay
+        warnings.simplefilter("ignore")
+        ctx = runtime.autocast(torch.device("cuda"), "bf16")
+    assert isinstance(ctx, torch.autocast)
+    assert (ctx.device, ctx.fast_dtype) == ("cuda", torch.bfloat16)
+    assert not isinstance(runtime.autocast(torch.device("cuda"), "fp32"), torch.autocast)
+    assert not isinstance(runtime.autocast(torch.device("cpu"), "bf16"), torch.autocast)
+
+
+def _splits(n=256):
+    from pdiff.data import Splits
+
+    g = torch.Generator().manual_seed(0)
+    t = {}
+    for split in ("train", "val", "test"):
+        t[f"{split}_x"] = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
+        t[f"{split}_y"] = torch.randint(0, 10, (n,), generator=g)
+    return Splits(t, (0.5,), (0.25,), 10)
+
+
+def test_bf16_on_the_cpu_is_ignored_and_changes_no_bit(cnn, last_two_bn, capsys):
+    from pdiff.evaluation import predict_sets
+    from pdiff.training import train_subset
+
+    assert runtime.setup(0, 1, "cpu", "bf16") == torch.device("cpu")
+    assert "bf16 applies on CUDA only" in capsys.readouterr().err
+    cpu, data = torch.device("cpu"), _splits()
+    runs, start = {}, {k: v.clone() for k, v in cnn.state_dict().items()}
+    for precision in ("fp32", "bf16"):
+        steps = list(train_subset(cnn, last_two_bn, data, steps=3, batch_size=64, lr=0.01,
+                                  weight_decay=0.0, optimizer="adamw", seed=0, device=cpu,
+                                  precision=precision))
+        sets = torch.stack([last_two_bn.flatten(s) for s in steps])
+        runs[precision] = sets, predict_sets(cnn, last_two_bn, sets, data.images("val"), cpu,
+                                             precision=precision)
+        cnn.load_state_dict(start)
+    assert torch.equal(runs["fp32"][0], runs["bf16"][0])
+    assert torch.equal(runs["fp32"][1], runs["bf16"][1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bf16_on_cuda_computes_in_bf16(cnn):
+    from pdiff.evaluation import features
+
+    cuda, x = torch.device("cuda"), torch.randn(64, 1, 28, 28)
+    assert features(cnn, x, 32, cuda, "fp32").dtype == torch.float32
+    low = features(cnn, x, 32, cuda, "bf16")
+    assert low.dtype == torch.bfloat16
+    assert torch.allclose(low.float(), features(cnn, x, 32, cuda, "fp32"), atol=0.1, rtol=0.05)
