@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test lint tiny bench report clean
+.PHONY: help setup data run test lint tiny bench report slurm-test clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,6 +47,13 @@ bench: setup ## the benchmark (run `make run` first for all sections)
 
 report: setup ## report.html with every table and plot of the results so far
 	$(SNAKEMAKE) --report report.html
+
+$(BIN)/.slurm-plugin: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[slurm]'
+	touch $@
+
+slurm-test: $(BIN)/.slurm-plugin ## root on Debian: a one-node SLURM cluster, the tiny experiment through profiles/slurm
+	SNAKEMAKE=$(SNAKEMAKE) scripts/slurm_cluster.sh
 
 clean: ## remove results (not the venv or data)
 	rm -rf results .snakemake

@@ -25,6 +25,16 @@ include: "rules/memorization.smk"
 include: "rules/paper_table.smk"
 
 
+# Light rules run where snakemake runs, on a cluster too: a queue wait would outlast them,
+# and prepare_data may download, which compute nodes often cannot.
+localrules:
+    prepare_data,
+    param_matrix,
+    summarize,
+    ablation_table,
+    similarity_by_k,
+
+
 rule all:
     input:
         get_final_targets(),

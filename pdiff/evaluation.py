@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
 
 
@@ -28,7 +29,8 @@ def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module,
 
 
 @torch.no_grad()
-def features(module: nn.Module, x, batch_size: int, device: torch.device):
+def features(module: nn.Module, x, batch_size: int, device: torch.device,
+             precision: str = "fp32"):
     """Run a frozen module over x in batches (eval mode); the result stays on `device`.
 
     An identity prefix (a network that is not split) returns x itself: the images then stay
@@ -37,14 +39,15 @@ def features(module: nn.Module, x, batch_size: int, device: torch.device):
     if isinstance(module, nn.Identity):
         return x
     module.eval().to(device)
-    return torch.cat([module(x[i:i + batch_size].to(device))
-                      for i in range(0, len(x), batch_size)])
+    with autocast(device, precision):
+        return torch.cat([module(x[i:i + batch_size].to(device))
+                          for i in range(0, len(x), batch_size)])
 
 
 @torch.no_grad()
 def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
                  x, device: torch.device, batch_size: int = 1000,
-                 sets_per_batch: int = 25, prefix_features=None):
+                 sets_per_batch: int = 25, prefix_features=None, precision: str = "fp32"):
     """Predicted classes (S x N) of the network with each of the S parameter rows put in.
 
     The prefix runs once; the suffix runs under vmap over a chunk of parameter sets. Image
@@ -52,8 +55,8 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
     """
     model = model.eval().to(device)
     prefix, suffix = split_network(model, subset)
-    feats = prefix_features if prefix_features is not None else features(prefix, x, batch_size,
-                                                                          device)
+    feats = prefix_features if prefix_features is not None else features(
+        prefix, x, batch_size, device, precision)
     base = {k: v for k, v in suffix.named_parameters()}
     base.update(dict(suffix.named_buffers()))
     fixed = {k: v for k, v in base.items() if k not in subset.names}
@@ -69,7 +72,8 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
     out = []
     for i in range(0, len(feats), batch_size):
         xb = feats[i:i + batch_size].to(device)
-        out.append(torch.cat([batched(chunk, xb) for chunk in chunks]).cpu())
+        with autocast(device, precision):
+            out.append(torch.cat([batched(chunk, xb) for chunk in chunks]).cpu())
     return torch.cat(out, dim=1)
 
 
@@ -110,7 +114,8 @@ def finite_rows(sets: torch.Tensor) -> torch.Tensor:
 
 def evaluate_groups(model: nn.Module, subset: ParameterSubset, groups: dict[str, torch.Tensor],
                     splits: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
-                    batch_size: int = 1000, sets_per_batch: int = 25) -> dict:
+                    batch_size: int = 1000, sets_per_batch: int = 25,
+                    precision: str = "fp32") -> dict:
     """Accuracy on every split and predictions of every group of parameter rows.
 
     The prefix features are computed once per split for all groups. Rows with NaN or Inf
@@ -120,12 +125,13 @@ def evaluate_groups(model: nn.Module, subset: ParameterSubset, groups: dict[str,
     prefix, _ = split_network(model.eval().to(device), subset)
     out = {}
     for split, (x, y) in splits.items():
-        feats = features(prefix, x, batch_size, device)
+        feats = features(prefix, x, batch_size, device, precision)
         for group, rows in groups.items():
             ok = finite_rows(rows)
             preds = torch.full((len(rows), len(y)), -1, dtype=torch.long)
             if ok.any():
                 preds[ok] = predict_sets(model, subset, rows[ok], x, device, batch_size,
-                                         sets_per_batch, prefix_features=feats)
+                                         sets_per_batch, prefix_features=feats,
+                                         precision=precision)
             out[group, split] = (torch.where(ok, accuracy(preds, y), float("nan")), preds)
     return out

@@ -74,20 +74,21 @@ def prepare_data(cfg: dict, out: str) -> None:
 def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
                      threads: int = 1) -> None:
     """Stage train_base: the whole network, trained normally."""
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("train_base").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits)
     t = cfg["train_base"]
     train_base(model, splits, out_model, out_metrics, epochs=t["epochs"],
                batch_size=t["batch_size"], lr=t["lr"], weight_decay=t["weight_decay"],
-               optimizer=t["optimizer"], seed=seed, device=device, log=log)
+               optimizer=t["optimizer"], seed=seed, device=device,
+               precision=cfg["precision"], log=log)
 
 
 def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
             out_dir: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step."""
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("collect").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
@@ -97,7 +98,8 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
     collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, k=k,
                         batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
-                        device=device, eval_batch=cfg["evaluate"]["batch_size"], log=log)
+                        device=device, eval_batch=cfg["evaluate"]["batch_size"],
+                        precision=cfg["precision"], log=log)
 
 
 def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
@@ -107,7 +109,7 @@ def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
     from pdiff.checkpoints import list_checkpoints, load_checkpoint
     from pdiff.training import evaluate_model, model_state
 
-    device = runtime.setup(0, threads, cfg["device"])
+    device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("import_base").info
     c = cfg["checkpoints"]
     path = Path(c["base"]) if c["base"] else list_checkpoints(c["dir"])[0]
@@ -128,7 +130,8 @@ def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
     metrics = {"source": str(path), "num_parameters": sum(p.numel() for p in model.parameters())}
     for split in ("val", "test"):
         metrics[f"{split}_acc"] = evaluate_model(model, splits.images(split),
-                                                 splits.labels(split), device)
+                                                 splits.labels(split), device,
+                                                 precision=cfg["precision"])
     log(f"base weights from {path}: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
     save_tensors(model_state(model), out_model)
     save_json(metrics, out_metrics)
@@ -142,7 +145,7 @@ def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str,
     from pdiff.checkpoints import check_like, differing_outside, list_checkpoints, load_checkpoint
     from pdiff.training import save_sources
 
-    device = runtime.setup(0, threads, cfg["device"])
+    device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("import_checkpoints").info
     files = list_checkpoints(cfg["checkpoints"]["dir"])
     if len(files) < k:
@@ -171,7 +174,7 @@ def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str,
 
     save_sources(model, subset, splits, sources(), k, out_dir, out_csv, out_predictions,
                  device=device, origins=[f.name for f in files[:k]],
-                 eval_batch=cfg["evaluate"]["batch_size"], log=log)
+                 eval_batch=cfg["evaluate"]["batch_size"], precision=cfg["precision"], log=log)
     if differ:
         # p-diff assumes everything outside the subset is shared; say so rather than guess.
         log(f"WARNING: {len(differ)} of {k} checkpoints (e.g. {differ[:3]}) differ from the "
@@ -396,7 +399,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
     their weight average, of sources passed through the AE ("rebuilt": what the decoder can
     reach at best) and of every generated set."""
-    device = runtime.setup(0, threads, cfg["device"])
+    device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("evaluate").info
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path)
@@ -413,7 +416,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
               "generated": load_tensors(generated_path, check_finite=False)["params"]}
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
-                          device, e["batch_size"], e["sets_per_batch"])
+                          device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
     ckpts = pd.read_csv(checkpoint_csv).iloc[:k]
     src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
     frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
@@ -485,7 +488,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
     from pdiff.similarity import wrong_prediction_iou
     from pdiff.training import train_subset
 
-    device = runtime.setup(seed, threads, cfg["device"])
+    device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("memorization").info
     m, c, e = cfg["memorization"], cfg["collect"], cfg["evaluate"]
     splits = _data(cfg, data_path)
@@ -509,7 +512,8 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
         steps = list(train_subset(model, subset, splits, steps=m["finetune_steps"],
                                   batch_size=c["batch_size"], lr=c["lr"],
                                   weight_decay=c["weight_decay"], optimizer=c["optimizer"],
-                                  seed=seed * 100_003 + i, device=device))
+                                  seed=seed * 100_003 + i, device=device,
+                                  precision=cfg["precision"]))
         tuned.append(subset.flatten(steps[-1]))
     model.load_state_dict(base_state)
     groups[f"fine-tuned ({m['finetune_steps']} steps)"] = torch.stack(tuned)
@@ -519,7 +523,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
 
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
-                          device, e["batch_size"], e["sets_per_batch"])
+                          device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
     acc = {key: value[0] for key, value in res.items()}
     preds = {name: res[name, "test"][1] for name in groups}
     labels = splits.labels("test")

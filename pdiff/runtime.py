@@ -1,17 +1,28 @@
-"""Where and how a stage runs: device, threads, seeds, determinism, logging."""
+"""Where and how a stage runs: device, GPU claim, precision, threads, seeds, logging."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import random
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import torch
 
+GPU_LOCK_DIR_ENV = "PDIFF_GPU_LOCK_DIR"
+# This process's GPU claim: its lock must stay held until the process ends.
+_claim: GpuClaim | None = None
 
-def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
+
+def setup(seed: int, threads: int = 1, device: str = "auto",
+          precision: str = "fp32") -> torch.device:
     """Seed every generator, set thread count and deterministic kernels; return the device."""
     torch.set_num_threads(max(1, int(threads)))
     random.seed(seed)
@@ -19,17 +30,97 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
     # Deterministic kernels make CPU runs byte-identical; on CUDA they need this workspace.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return pick_device(device)
+    picked = pick_device(device)
+    if precision == "bf16" and picked.type != "cuda":
+        get_logger("runtime").info(f"precision bf16 applies on CUDA only; {picked} runs fp32")
+    return picked
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), the CPU otherwise."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when present (or asked for), the CPU otherwise. With several GPUs visible and no
+    index given, the GPU is one that no other pdiff process holds (see claim_gpu)."""
+    if device == "auto" and not torch.cuda.is_available():
+        return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device '{device}' was asked for but CUDA is not available; "
                            "set device: auto or cpu in the config")
-    return torch.device(device)
+    if device in ("auto", "cuda") and torch.cuda.device_count() > 1:
+        return torch.device("cuda", _process_gpu(torch.cuda.device_count()))
+    return torch.device("cuda" if device == "auto" else device)
+
+
+@dataclass
+class GpuClaim:
+    """One GPU held by this process: the GPU's position among the visible ones, and the
+    open lock file (the lock lasts while it is open)."""
+
+    index: int
+    lock: IO
+
+    def release(self) -> None:
+        self.lock.close()
+
+
+def gpu_lock_dir() -> Path:
+    """Where the per-GPU lock files live: $PDIFF_GPU_LOCK_DIR, else a folder in $TMPDIR."""
+    return Path(os.environ.get(GPU_LOCK_DIR_ENV) or
+                Path(tempfile.gettempdir()) / "pdiff-gpu-locks")
+
+
+def visible_gpu_ids(count: int) -> list[str]:
+    """Names of the visible GPUs as the driver knows them, so that processes that see
+    different CUDA_VISIBLE_DEVICES lists still lock the same physical GPU under one name."""
+    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+              if d.strip()]
+    return listed[:count] if len(listed) >= count else [str(i) for i in range(count)]
+
+
+def claim_gpu(ids: list[str], lock_dir: Path | None = None,
+              timeout: float | None = None, poll: float = 1.0) -> GpuClaim:
+    """Claim the first GPU of `ids` whose lock file no other claim holds (an exclusive
+    flock, which the kernel drops when the holder exits, so a crashed job frees its GPU).
+    When all are held, wait for one (Snakemake's `gpu` resource normally prevents that);
+    after `timeout` seconds, raise."""
+    lock_dir = lock_dir or gpu_lock_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    start, told = time.monotonic(), False
+    while True:
+        for index, gpu in enumerate(ids):
+            f = open(lock_dir / f"gpu-{gpu}.lock", "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            return GpuClaim(index, f)
+        if timeout is not None and time.monotonic() - start >= timeout:
+            raise RuntimeError(
+                f"all {len(ids)} GPUs are held by other processes (lock files in {lock_dir}); "
+                "set `resources: gpu` in the profile to at most the number of GPUs, or give "
+                f"each run its own {GPU_LOCK_DIR_ENV} if they use different GPUs")
+        if not told:
+            get_logger("runtime").info(f"all {len(ids)} GPUs are held (locks in {lock_dir}); "
+                                       "waiting for one")
+            told = True
+        time.sleep(poll)
+
+
+def _process_gpu(count: int) -> int:
+    """This process's GPU among `count` visible ones, claimed on first use."""
+    global _claim
+    if _claim is None:
+        _claim = claim_gpu(visible_gpu_ids(count))
+        torch.cuda.set_device(_claim.index)
+        get_logger("runtime").info(f"claimed GPU cuda:{_claim.index} of {count}")
+    return _claim.index
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """The context for a network's forward: bf16 autocast on CUDA when asked for, plain fp32
+    otherwise (on the CPU bf16 is ignored, so CPU results do not depend on it)."""
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def generator(seed: int) -> torch.Generator:

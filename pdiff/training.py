@@ -13,6 +13,7 @@ from tqdm import tqdm
 from pdiff.data import Splits
 from pdiff.evaluation import accuracy, evaluate_groups, features, split_network
 from pdiff.io import atomic_dir, save_json, save_table, save_tensors
+from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
 
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -39,16 +40,17 @@ def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                   batch_size: int = 1000) -> float:
+                   batch_size: int = 1000, precision: str = "fp32") -> float:
     """Test accuracy (percent) of one model, plain forward."""
-    preds = features(model, x, batch_size, device).argmax(-1).cpu()
+    preds = features(model, x, batch_size, device, precision).argmax(-1).cpu()
     return float(accuracy(preds.unsqueeze(0), y)[0])
 
 
 def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str, *,
                epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer: str,
-               seed: int, device: torch.device, log=print) -> dict:
-    """Train the whole network; write its weights (safetensors) and metrics (JSON)."""
+               seed: int, device: torch.device, precision: str = "fp32", log=print) -> dict:
+    """Train the whole network; write its weights (safetensors) and metrics (JSON).
+    precision bf16: forward and loss under bf16 autocast on CUDA (see runtime.autocast)."""
     g = torch.Generator().manual_seed(seed)
     x, y = data.images("train"), data.labels("train")
     model.to(device).train()
@@ -63,18 +65,20 @@ def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str,
         for _ in tqdm(range(steps_per_epoch), desc=f"base epoch {epoch + 1}/{epochs}",
                       mininterval=5):
             idx = next(it)
-            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+            with autocast(device, precision):
+                loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             running += loss.item()
-        val = evaluate_model(model, data.images("val"), data.labels("val"), device)
+        val = evaluate_model(model, data.images("val"), data.labels("val"), device,
+                             precision=precision)
         history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, "val_acc": val})
         log(f"epoch {epoch + 1}: loss {running / steps_per_epoch:.4f} val acc {val:.2f}")
     metrics = {"val_acc": history[-1]["val_acc"],
                "test_acc": evaluate_model(model, data.images("test"), data.labels("test"),
-                                          device),
+                                          device, precision=precision),
                "num_parameters": sum(p.numel() for p in model.parameters()),
                "history": history}
     log(f"base model: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
@@ -89,7 +93,8 @@ def checkpoint_name(i: int) -> str:
 
 def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, steps: int,
                  batch_size: int, lr: float, weight_decay: float, optimizer: str, seed: int,
-                 device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
+                 device: torch.device, precision: str = "fp32"
+                 ) -> Iterator[dict[str, torch.Tensor]]:
     """Train only the subset; yield its tensors (on the CPU) after each optimizer step.
 
     The network stays in eval mode: BatchNorm running statistics are frozen, so everything
@@ -107,9 +112,10 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
     try:
         for i in range(steps):
             idx = next(it)
-            with torch.no_grad():
-                h = prefix(x[idx].to(device))
-            loss = nn.functional.cross_entropy(suffix(h), y[idx].to(device))
+            with autocast(device, precision):
+                with torch.no_grad():
+                    h = prefix(x[idx].to(device))
+                loss = nn.functional.cross_entropy(suffix(h), y[idx].to(device))
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"subset training diverged at step {i} "
                                          f"(loss {loss.item()}); lower collect.lr")
@@ -125,21 +131,22 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
 def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
                         out_csv: str, out_predictions: str, *, k: int, batch_size: int, lr: float,
                         weight_decay: float, optimizer: str, seed: int, device: torch.device,
-                        eval_batch: int = 1000, log=print) -> pd.DataFrame:
+                        eval_batch: int = 1000, precision: str = "fp32",
+                        log=print) -> pd.DataFrame:
     """Keep training only the subset, saving it after each of K optimizer steps; write every
     checkpoint's validation and test accuracy (CSV) and test predictions."""
     steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, seed=seed,
-                         device=device)
+                         device=device, precision=precision)
     return save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
-                        device=device, eval_batch=eval_batch, log=log)
+                        device=device, eval_batch=eval_batch, precision=precision, log=log)
 
 
 def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
                  checkpoints: Iterator[dict[str, torch.Tensor]], k: int, out_dir: str,
                  out_csv: str, out_predictions: str, *, device: torch.device,
                  origins: list[str] | None = None, eval_batch: int = 1000,
-                 log=print) -> pd.DataFrame:
+                 precision: str = "fp32", log=print) -> pd.DataFrame:
     """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
     validation and test accuracy (CSV, with each one's origin) and test predictions."""
     rows = []
@@ -149,7 +156,7 @@ def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
             rows.append(subset.flatten(tensors))
     splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
     res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
-                          eval_batch)
+                          eval_batch, precision=precision)
     df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
                        "origin": origins or [f"step {i}" for i in range(1, k + 1)],
                        "val_acc": res["source", "val"][0].tolist(),

@@ -14,7 +14,7 @@ if config["checkpoints"]["dir"]:
         benchmark:
             bench_path(CHECKPOINT_TABLE)
         params:
-            cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate"),
+            cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate", "precision"),
             k=get_collect_k,
         threads: workflow.cores
         resources:
@@ -40,7 +40,7 @@ else:
         benchmark:
             bench_path(CHECKPOINT_TABLE)
         params:
-            cfg=get_cfg("data", "network", "locations", "collect", "evaluate"),
+            cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
             k=get_collect_k,
         threads: workflow.cores
         resources:

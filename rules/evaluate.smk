@@ -16,7 +16,7 @@ rule evaluate:
     benchmark:
         bench_path(EVALUATION)
     params:
-        cfg=get_cfg("data", "network", "evaluate"),
+        cfg=get_cfg("data", "network", "evaluate", "precision"),
     threads: workflow.cores
     resources:
         gpu=1,

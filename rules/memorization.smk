@@ -21,7 +21,7 @@ rule memorization_baselines:
     benchmark:
         bench_path(MEMORIZATION_CSV)
     params:
-        cfg=get_cfg("data", "network", "collect", "evaluate", "memorization"),
+        cfg=get_cfg("data", "network", "collect", "evaluate", "memorization", "precision"),
     threads: workflow.cores
     resources:
         gpu=1,

@@ -10,7 +10,7 @@ if config["checkpoints"]["dir"]:
         log:
             log_path(BASE),
         params:
-            cfg=get_cfg("data", "network", "checkpoints"),
+            cfg=get_cfg("data", "network", "checkpoints", "precision"),
         threads: workflow.cores
         resources:
             gpu=1,
@@ -33,7 +33,7 @@ else:
         benchmark:
             bench_path(BASE)
         params:
-            cfg=get_cfg("data", "network", "train_base"),
+            cfg=get_cfg("data", "network", "train_base", "precision"),
         threads: workflow.cores
         resources:
             gpu=1,

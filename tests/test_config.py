@@ -32,6 +32,7 @@ def test_every_config_file_in_the_repo_is_valid():
     ({"network": {"name": "resnet9000"}}, ["name", "small_cnn"]),
     ({"location": "nowhere"}, ["nowhere", "last_two_bn"]),
     ({"seeds": []}, ["seeds"]),
+    ({"precision": "fp16"}, ["precision", "bf16"]),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
     with pytest.raises(ConfigError) as e:
