@@ -33,6 +33,7 @@ def setup(seed: int, threads: int = 1, device: str = "auto",
     picked = pick_device(device)
     if precision == "bf16" and picked.type != "cuda":
         get_logger("runtime").info(f"precision bf16 applies on CUDA only; {picked} runs fp32")
+    get_logger("runtime").info(f"device {picked}, {torch.get_num_threads()} threads, seed {seed}")
     return picked
 
 

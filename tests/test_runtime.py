@@ -96,7 +96,7 @@ def _splits(n=256):
     for split in ("train", "val", "test"):
         t[f"{split}_x"] = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
         t[f"{split}_y"] = torch.randint(0, 10, (n,), generator=g)
-    return Splits(t, (0.5,), (0.25,), 10)
+    return Splits(t, {"num_classes": 10, "mean": [0.5], "std": [0.25], "storage": "uint8"})
 
 
 def test_bf16_on_the_cpu_is_ignored_and_changes_no_bit(cnn, last_two_bn, capsys):
