@@ -50,7 +50,8 @@ def _check_names(config: dict) -> None:
     """data.name and network.name: a known name or 'module:function'. Checked before the
     schema, whose error for a failed anyOf would not list the known names."""
     for section in ("data", "network"):
-        name = (config.get(section) or {}).get("name")
+        given = config.get(section)
+        name = given.get("name") if isinstance(given, dict) else None
         if not isinstance(name, str):
             continue  # absent (the default) or of the wrong type, which the schema reports
         known, pattern = _schema()["properties"][section]["properties"]["name"]["anyOf"]

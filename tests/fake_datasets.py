@@ -4,8 +4,10 @@ Every image is one colour that encodes its label (`pixel`), so a test can check 
 loader kept each image with its label, through resizing and JPEG.
 """
 
+import gzip
 import json
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,23 @@ def _jpeg(path: Path, label: int, i: int) -> None:
     # Sizes differ, as in the real sets, so resizing and cropping are exercised.
     Image.new("RGB", (40 + i % 7, 30 + i % 5), tuple(pixel(label, c) for c in range(3))).save(
         path, quality=95)
+
+
+def write_idx(path: Path, array: torch.Tensor) -> None:
+    """An IDX file (the original MNIST format), gzipped."""
+    dims = array.shape
+    header = struct.pack(">I", 0x0800 | len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.to(torch.uint8).numpy().tobytes())
+
+
+def write_mnist(root: Path, train: int = 60, test: int = 20) -> None:
+    """The four MNIST IDX files, grayscale images of their label's first-channel colour."""
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = torch.arange(n) % 10
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz",
+                  torch.from_numpy(_planes(labels.tolist(), 28)[:, 0]))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
 def write_cifar(root: Path, classes: int = 10, per_batch: int = 20, test: int = 30) -> None:

@@ -1,18 +1,8 @@
-import gzip
-import struct
-
 import pytest
 import torch
+from fake_datasets import write_idx
 
 from pdiff.data import DataUnavailable, load_splits, prepare_data
-
-
-def write_idx(path, array: torch.Tensor):
-    """An IDX file (the original MNIST format), gzipped."""
-    dims = array.shape
-    header = struct.pack(">I", 0x0800 | len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.to(torch.uint8).numpy().tobytes())
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from fake_datasets import (
     write_flowers,
     write_food,
     write_imagenet,
+    write_mnist,
     write_pets,
     write_stl10,
 )
@@ -24,6 +25,7 @@ from pdiff.io import ArtifactError
 
 # name, writer, images in the training pool / test set, val_size
 CASES = {
+    "mnist": (write_mnist, 60, 20, 10),
     "cifar10": (write_cifar, 100, 30, 20),
     "cifar100": (partial(write_cifar, classes=100), 100, 30, 20),
     "stl10": (write_stl10, 60, 20, 10),
@@ -61,14 +63,16 @@ def test_each_data_set_is_read_in_its_own_format_with_its_labels(case, tmp_path)
     folder = DATASETS[name]["storage"] == "folder"
     s = _prepare(name, root, tmp_path / "data.safetensors", val_size=val,
                  image_size=16 if folder else None)
-    assert s.num_classes == DATASETS[name]["num_classes"] and s.in_channels == 3
+    channels = 1 if name == "mnist" else 3
+    assert s.num_classes == DATASETS[name]["num_classes"] and s.in_channels == channels
     assert s.image_size == (16 if folder else DATASETS[name]["image_size"])
     sizes = {split: len(s.labels(split)) for split in ("train", "val", "test")}
     assert sizes == {"train": n_pool - val, "val": val, "test": n_test}
     for split in sizes:
         colours, labels = _colours(s, split), s.labels(split)
-        assert colours.shape == (sizes[split], 3)
-        expected = torch.tensor([[pixel(int(y), c) for c in range(3)] for y in labels]).float()
+        assert colours.shape == (sizes[split], channels)
+        expected = torch.tensor([[pixel(int(y), c) for c in range(channels)]
+                                 for y in labels]).float()
         # every image still carries its own label's colour (JPEG and resizing blur a little)
         assert (colours - expected).abs().max() < 6, split
     if folder:  # only indices are stored; the images stay in their folder
