@@ -25,7 +25,7 @@ def byo(tmp_path_factory):
     small = {"checkpoints": {"dir": str(ckpts)}, "collect": {"k": 12}, "ablations": {"k": [12]},
              "data": {"train_size": 2000, "val_size": 500, "test_size": 1000},
              "ae": {"channels": [8, 16], "latent_channels": 2, "latent_length": 8,
-                    "steps": 150, "overfit_check_steps": 100},
+                    "steps": 150, "overfit_check_steps": 50},
              "ldm": {"channels": 16, "blocks": 1, "time_dim": 16, "steps": 150},
              "generate": {"n": 8, "sampler": "ddim-10"}}
     (work / "small.yaml").write_text(yaml.safe_dump(small))

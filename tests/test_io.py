@@ -85,7 +85,9 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
     y = torch.zeros(4, dtype=torch.int64)
     save_tensors({f"{s}_{k}": v.clone() for s in ("train", "val", "test")
                   for k, v in (("x", x), ("y", y))},
-                 tmp_path / "data.safetensors")
+                 tmp_path / "data.safetensors",
+                 metadata={"dataset": "fashion_mnist", "num_classes": 10, "mean": [0.5],
+                           "std": [0.25], "storage": "uint8"})
     model = small_cnn(channels=(4, 8, 8), hidden=16)
     save_tensors(model.state_dict(), tmp_path / "base.safetensors")
     ckpts = tmp_path / "checkpoints"

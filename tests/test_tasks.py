@@ -96,7 +96,7 @@ SMALL = {  # the paper's settings at a scale this CPU runs in a minute, by confi
     "collect": {"k": 4, "batch_size": 32},
     "ablations": {"k": [4]},
     "ae": {"channels": [8, 16], "latent_channels": 2, "latent_length": 8, "steps": 30,
-           "log_every": 10},
+           "log_every": 10, "overfit_check_steps": 30},
     "ldm": {"channels": 16, "blocks": 1, "time_dim": 16, "steps": 30, "log_every": 10},
     "generate": {"n": 4, "sampler": "ddim-5"},
     "evaluate": {"batch_size": 64, "sets_per_batch": 4},

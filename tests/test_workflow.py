@@ -43,12 +43,16 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     generated = load_file(samples / "generated.safetensors")["params"]
     assert generated.shape == (8, layout["dim"]) and torch.isfinite(generated).all()
     evals = pd.read_csv(samples / "evaluation.csv")
-    assert evals.group.value_counts().to_dict() == {"source": 16, "generated": 8, "average": 1}
+    assert evals.group.value_counts().to_dict() == {"source": 16, "generated": 8, "average": 1,
+                                                      "rebuilt": 16}
     preds = load_file(samples / "predictions.safetensors")
     assert preds["generated_predictions"].shape == (8, 1000)
     table = pd.read_csv(res / "main_table.csv")
     assert table["row"].str.startswith("p-diff").sum() == 2
     assert table["seed 0"].notna().all()
+    assert {"AE-rebuilt sources mean (the decoder's ceiling)",
+            "AE overfit check: one source rebuilt minus source (val acc points)",
+            "latent std fed to the DDPM (before scaling to 1)"} <= set(table.row)
     # a generated set loads into the real network
     cfg = {"data": {"name": "fashion_mnist"}, "network": {"name": "small_cnn",
            "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
