@@ -237,7 +237,9 @@ def overfit_check(conf: dict, row: torch.Tensor, val_accuracy, *, steps: int, lr
     (the collapse users of the official code report); `val_accuracy(row)` scores a
     normalized row.
     """
-    ae = build_autoencoder(conf)
+    with torch.random.fork_rng():  # a seeded start that leaves the caller's generator alone
+        torch.manual_seed(seed)
+        ae = build_autoencoder(conf)
     train_autoencoder(ae, row, steps=steps, batch_size=1, lr=lr, weight_decay=0.0,
                       input_noise=0.0, latent_noise=0.0, seed=seed, device=device,
                       log=lambda _: None, log_every=steps)
