@@ -162,7 +162,7 @@ def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str,
 
     def sources():
         for f in files[:k]:
-            state = load_checkpoint(f)
+            state = first if f == files[0] else load_checkpoint(f)
             check_like(f, state, first, files[0])
             try:
                 subset.flatten(state)

@@ -32,15 +32,19 @@ def test_autoencoder_noise_is_seeded():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def _loss_ratio_after_training(ae, rows, lr):
+    """Reconstruction MSE after 300 noise-free steps, over the MSE before."""
+    before = torch.nn.functional.mse_loss(ae(rows), rows).item()
+    train_autoencoder(ae, rows, steps=300, batch_size=8, lr=lr, weight_decay=0.0,
+                      input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
+    return torch.nn.functional.mse_loss(ae(rows), rows).item() / before
+
+
 def test_autoencoder_learns_to_reconstruct():
     torch.manual_seed(0)
     rows = torch.randn(8, 64)
     ae = ParameterAutoencoder(64, channels=(16, 32), latent_channels=4, latent_length=8)
-    before = torch.nn.functional.mse_loss(ae(rows), rows).item()
-    train_autoencoder(ae, rows, steps=300, batch_size=8, lr=1e-3, weight_decay=0.0,
-                      input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
-    after = torch.nn.functional.mse_loss(ae(rows), rows).item()
-    assert after < 0.2 * before
+    assert _loss_ratio_after_training(ae, rows, lr=1e-3) < 0.2
 
 
 def test_chunked_autoencoder_cuts_each_tensor_into_its_own_chunks():
@@ -74,11 +78,7 @@ def test_chunked_autoencoder_learns_to_reconstruct():
     rows = torch.randn(1, 40) + 0.1 * torch.randn(8, 40)
     ae = build_autoencoder({"kind": "chunked", "sizes": [30, 10], "chunk": 8,
                             "channels": [16, 16], "latent_channels": 2})
-    before = torch.nn.functional.mse_loss(ae(rows), rows).item()
-    train_autoencoder(ae, rows, steps=300, batch_size=8, lr=1e-2, weight_decay=0.0,
-                      input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
-    after = torch.nn.functional.mse_loss(ae(rows), rows).item()
-    assert after < 0.05 * before
+    assert _loss_ratio_after_training(ae, rows, lr=1e-2) < 0.05
 
 
 def test_overfit_check_fails_an_autoencoder_that_cannot_fit_one_row():
