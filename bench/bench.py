@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench.py            # all sections on the default experiment
     .venv/bin/python bench/bench.py --tiny     # a smoke test at tiny size (seconds)
 
-Sections: eval (fast vs plain evaluation), sampling (DDPM 1000 vs DDIM 50), pipeline (the
+Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling (DDPM 1000 vs DDIM 50), pipeline (the
 whole default experiment in a fresh folder, per-rule time and peak memory), large (AE and
 LDM training steps at D = 2K, 20K, 200K).
 """
@@ -89,6 +89,38 @@ def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
           f"{t_plain:.1f} s (timed on {plain_n} sets, scaled); identical predictions: {same}")
     return [report("evaluation speed-up (plain / fast)", t_plain / t_fast, ">= 50x",
                    t_plain / t_fast >= 50 and same, f"mean acc {acc.mean():.2f}")]
+
+
+def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
+    """One parameter set at a time (evaluate.sets_per_batch 1, the CPU's 'auto') against 25
+    sets under vmap, for the default subset and for an early one (the first BN layer)."""
+    if tiny or art is None:
+        torch.manual_seed(0)
+        model = small_cnn(channels=(8, 16, 16), hidden=16).eval()
+        x, n = torch.randn(500, 1, 28, 28), 10
+    else:
+        splits = pipeline._data(cfg, str(art["data"]))
+        model = pipeline._network(cfg, splits, str(art["base"])).eval()
+        x, n = splits.images("val"), 25
+    out = []
+    for location, patterns in ((cfg["location"], cfg["locations"][cfg["location"]]),
+                               ("first_bn", ["bn1.*"])):
+        subset = ParameterSubset.from_model(model, patterns)
+        row = subset.flatten(dict(model.named_parameters()))
+        sets = row + 0.01 * torch.randn(n, subset.dim, generator=torch.Generator().manual_seed(0))
+        times, preds = {}, {}
+        for per in (1, 25):
+            t = time.perf_counter()
+            preds[per] = predict_sets(model, subset, sets, x, CPU, cfg["evaluate"]["batch_size"],
+                                      per)
+            times[per] = time.perf_counter() - t
+        same = torch.equal(preds[1], preds[25])
+        print(f"  {location}: {n} sets x {len(x)} images: loop {times[1]:.1f} s, vmap-25 "
+              f"{times[25]:.1f} s; identical predictions: {same}")
+        ratio = times[25] / times[1]
+        out.append(report(f"CPU {location}: vmap-25 / per-set loop", ratio, ">= 1",
+                          ratio >= 1 and same))
+    return out
 
 
 def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
@@ -238,7 +270,7 @@ def main() -> None:
     for section in args.only:
         print(f"\n## {section}")
         if section == "eval":
-            results += bench_eval(args.tiny, cfg, art)
+            results += bench_eval(args.tiny, cfg, art) + bench_loop(args.tiny, cfg, art)
         elif section == "sampling":
             results += bench_sampling(args.tiny, cfg, art)
         elif section == "pipeline":

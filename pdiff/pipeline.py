@@ -99,6 +99,7 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
                         batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
                         device=device, eval_batch=cfg["evaluate"]["batch_size"],
+                        eval_sets=cfg["evaluate"]["sets_per_batch"],
                         precision=cfg["precision"], log=log)
 
 
@@ -174,7 +175,8 @@ def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str,
 
     save_sources(model, subset, splits, sources(), k, out_dir, out_csv, out_predictions,
                  device=device, origins=[f.name for f in files[:k]],
-                 eval_batch=cfg["evaluate"]["batch_size"], precision=cfg["precision"], log=log)
+                 eval_batch=cfg["evaluate"]["batch_size"],
+                 eval_sets=cfg["evaluate"]["sets_per_batch"], precision=cfg["precision"], log=log)
     if differ:
         # p-diff assumes everything outside the subset is shared; say so rather than guess.
         log(f"WARNING: {len(differ)} of {k} checkpoints (e.g. {differ[:3]}) differ from the "
@@ -213,6 +215,12 @@ def _load_ae(path: str) -> NoisyAutoencoder:
     ae = build_autoencoder(conf)
     ae.load_state_dict(state)
     return ae.eval()
+
+
+def rebuilt_index(k: int, n: int) -> torch.Tensor:
+    """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
+    through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
+    return torch.linspace(0, k - 1, min(k, n)).round().long().unique()
 
 
 def _ae_config(a: dict, subset: ParameterSubset) -> dict:
@@ -264,31 +272,32 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     splits = _data(cfg, data_path)
     model = _network(cfg, splits, base_path).eval()
     x_val, y_val = splits.images("val"), splits.labels("val")
+    e = cfg["evaluate"]
     prefix, _ = split_network(model, subset)
-    feats = features(prefix, x_val, cfg["evaluate"]["batch_size"], device)
+    feats = features(prefix, x_val, e["batch_size"], device)
 
-    sources = rows * std + mean
-    source_acc = accuracy(predict_sets(model, subset, sources, x_val, device,
-                                       prefix_features=feats), y_val).mean().item()
-    log(f"sources: mean val acc {source_acc:.3f}")
+    def val_accuracy(params):
+        return accuracy(predict_sets(model, subset, params, x_val, device, e["batch_size"],
+                                     e["sets_per_batch"], prefix_features=feats), y_val)
+
+    # The same evenly spaced sources as the evaluate stage's "rebuilt" group.
+    picked = rebuilt_index(len(rows), e["rebuilt"])
+    sources = rows[picked] * std + mean
+    source_acc = val_accuracy(sources).mean().item()
+    log(f"sources: mean val acc {source_acc:.3f} ({len(picked)} evenly spaced)")
 
     def rebuilt_accuracy(ae):
         with torch.no_grad():
-            rebuilt = ae(rows.to(device)).cpu() * std + mean
-        acc = accuracy(predict_sets(model, subset, rebuilt, x_val, device,
-                                    prefix_features=feats), y_val)
-        return {"rebuilt_val_acc_mean": acc.mean().item(), "source_val_acc_mean": source_acc,
+            rebuilt = ae(rows[picked].to(device)).cpu() * std + mean
+        return {"rebuilt_val_acc_mean": val_accuracy(rebuilt).mean().item(),
+                "source_val_acc_mean": source_acc,
                 "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item()}
 
     conf = _ae_config(a, subset)
     check = {}
     if a["overfit_check"] != "off":
-        def val_accuracy(row):
-            params = row * std + mean
-            return accuracy(predict_sets(model, subset, params, x_val, device,
-                                         prefix_features=feats), y_val).item()
-
-        check = overfit_check(conf, rows[:1], val_accuracy, steps=a["overfit_check_steps"],
+        check = overfit_check(conf, rows[:1], lambda row: val_accuracy(row * std + mean).item(),
+                              steps=a["overfit_check_steps"],
                               lr=a["lr"], tolerance=a["overfit_tolerance"], seed=seed,
                               device=device)
         log(f"overfit check: one source rebuilt after {check['steps']} steps: val acc "
@@ -411,8 +420,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     sources = t["matrix"]
     k = len(sources)
     e = cfg["evaluate"]
-    # Evenly spaced sources, so that the diagnostic costs the same whatever K is.
-    picked = torch.linspace(0, k - 1, min(k, e["rebuilt"])).round().long().unique()
+    picked = rebuilt_index(k, e["rebuilt"])
     with torch.no_grad():
         rebuilt = _load_ae(ae_path)((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
     groups = {"average": weight_average(sources), "rebuilt": rebuilt,

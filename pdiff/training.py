@@ -131,22 +131,24 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
 def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
                         out_csv: str, out_predictions: str, *, k: int, batch_size: int, lr: float,
                         weight_decay: float, optimizer: str, seed: int, device: torch.device,
-                        eval_batch: int = 1000, precision: str = "fp32",
-                        log=print) -> pd.DataFrame:
+                        eval_batch: int = 1000, eval_sets: int | str = "auto",
+                        precision: str = "fp32", log=print) -> pd.DataFrame:
     """Keep training only the subset, saving it after each of K optimizer steps; write every
     checkpoint's validation and test accuracy (CSV) and test predictions."""
     steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, seed=seed,
                          device=device, precision=precision)
     return save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
-                        device=device, eval_batch=eval_batch, precision=precision, log=log)
+                        device=device, eval_batch=eval_batch, eval_sets=eval_sets,
+                        precision=precision, log=log)
 
 
 def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
                  checkpoints: Iterator[dict[str, torch.Tensor]], k: int, out_dir: str,
                  out_csv: str, out_predictions: str, *, device: torch.device,
                  origins: list[str] | None = None, eval_batch: int = 1000,
-                 precision: str = "fp32", log=print) -> pd.DataFrame:
+                 eval_sets: int | str = "auto", precision: str = "fp32",
+                 log=print) -> pd.DataFrame:
     """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
     validation and test accuracy (CSV, with each one's origin) and test predictions."""
     rows = []
@@ -156,7 +158,7 @@ def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
             rows.append(subset.flatten(tensors))
     splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
     res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
-                          eval_batch, precision=precision)
+                          eval_batch, eval_sets, precision=precision)
     df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
                        "origin": origins or [f"step {i}" for i in range(1, k + 1)],
                        "val_acc": res["source", "val"][0].tolist(),

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference, weight_average
@@ -12,10 +13,12 @@ def _sets(model, subset, n, scale=0.3):
     return row + scale * torch.randn(n, subset.dim, generator=g)
 
 
-def test_fast_and_reference_predictions_agree(cnn, last_two_bn):
+@pytest.mark.parametrize("sets_per_batch", [1, 3, "auto"])  # a loop, vmap, the CPU's choice
+def test_fast_and_reference_predictions_agree(cnn, last_two_bn, sets_per_batch):
     x = torch.randn(300, 1, 28, 28, generator=torch.Generator().manual_seed(2))
     sets = _sets(cnn, last_two_bn, 7)
-    fast = predict_sets(cnn, last_two_bn, sets, x, CPU, batch_size=128, sets_per_batch=3)
+    fast = predict_sets(cnn, last_two_bn, sets, x, CPU, batch_size=128,
+                        sets_per_batch=sets_per_batch)
     ref = predict_sets_reference(cnn, last_two_bn, sets, x, CPU, batch_size=128)
     assert fast.shape == (7, 300)
     assert torch.equal(fast, ref)
@@ -23,11 +26,12 @@ def test_fast_and_reference_predictions_agree(cnn, last_two_bn):
     assert len({tuple(p.tolist()) for p in fast}) > 1
 
 
-def test_fast_path_agrees_for_an_early_layer(cnn):
+@pytest.mark.parametrize("sets_per_batch", [1, 3])
+def test_fast_path_agrees_for_an_early_layer(cnn, sets_per_batch):
     subset = ParameterSubset.from_model(cnn, ["conv1.weight", "bn1.*"])
     x = torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     sets = _sets(cnn, subset, 4, scale=0.05)
-    assert torch.equal(predict_sets(cnn, subset, sets, x, CPU),
+    assert torch.equal(predict_sets(cnn, subset, sets, x, CPU, sets_per_batch=sets_per_batch),
                        predict_sets_reference(cnn, subset, sets, x, CPU))
 
 
