@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench.py            # all sections on the default experiment
     .venv/bin/python bench/bench.py --tiny     # a smoke test at tiny size (seconds)
 
-Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling (DDPM 1000 vs DDIM 50), pipeline (the
-whole default experiment in a fresh folder, per-rule time and peak memory), large (AE and
-LDM training steps at D = 2K, 20K, 200K).
+Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling
+(DDPM 1000 vs DDIM 50), pipeline (the whole default experiment in a fresh folder, per-rule
+time and peak memory), large (AE and LDM training steps at D = 2K, 20K, 200K).
 """
 
 from __future__ import annotations

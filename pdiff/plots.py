@@ -21,17 +21,18 @@ def save_figure(fig, path: str) -> None:
 
 def ablation_plot(table: pd.DataFrame, axis: str, path: str) -> None:
     """Best / mean / median test accuracy of generated models per value of an axis, with the
-    sources' own values as dashed lines."""
+    default sources' values as dashed lines and each variant's own sources' mean dotted."""
     src, rows = table.iloc[0], table.iloc[1:]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = range(len(rows))
     for stat, marker in (("best", "o"), ("mean", "s"), ("median", "^")):
         line = ax.plot(x, rows[stat], marker=marker, label=f"generated {stat}")[0]
         ax.axhline(src[stat], color=line.get_color(), ls="--", lw=0.8)
+    ax.plot(x, rows["sources_mean"], "k:", marker="x", label="own sources mean")
     ax.set_xticks(list(x), [str(v) for v in rows[axis]])
     ax.set_xlabel(axis)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"ablation over {axis} (dashed: sources)")
+    ax.set_title(f"ablation over {axis} (dashed: default sources)")
     ax.legend(fontsize=8)
     save_figure(fig, path)
 

@@ -84,10 +84,14 @@ STAT_COLUMNS = ["best", "mean", "median", "val_chosen", "nonfinite"]
 def ablation_table(axis: str, variants: list[tuple[str, pd.DataFrame]],
                    sources: list[pd.DataFrame]) -> pd.DataFrame:
     """One row per value of an ablation axis (generated models' test accuracy, averaged over
-    seeds), below a row for the default experiment's source models."""
+    seeds), below a row for the default experiment's source models. Every row also gives the
+    best and mean of its own variant's sources (another location or K has other sources)."""
     def averaged(label, frames, group):
         stats = pd.DataFrame([group_stats(df, group) for df in frames])
-        return {axis: label, **stats[STAT_COLUMNS].mean().to_dict(), "seeds": len(frames)}
+        own = pd.DataFrame([group_stats(df, "source") for df in frames])
+        return {axis: label, **stats[STAT_COLUMNS].mean().to_dict(),
+                "sources_best": own["best"].mean(), "sources_mean": own["mean"].mean(),
+                "seeds": len(frames)}
 
     rows = [averaged("sources (default)", sources, "source")]
     labels = list(dict.fromkeys(label for label, _ in variants))

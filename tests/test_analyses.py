@@ -24,6 +24,15 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
         assert (table.best >= table["median"]).all()
         assert (res / "ablations" / f"ablation_{axis}.md").read_text().startswith("|")
         assert Image.open(res / "ablations" / f"ablation_{axis}.png").size[0] > 100
+    # each row's own sources: the default K's row shares the top row's, the head row has its own
+    k = pd.read_csv(res / "ablations" / "ablation_k.csv", dtype={"k": str}).set_index("k")
+    assert k.loc["16", ["sources_best", "sources_mean"]].tolist() == \
+        k.loc["sources (default)", ["best", "mean"]].tolist()
+    loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
+    head = pd.read_csv(res / "seed0/head/k16/noise-both/ddpm-100/evaluation.csv")
+    head_sources = head[head.group == "source"].test_acc
+    assert loc.loc["head", "sources_mean"] == pytest.approx(head_sources.mean())
+    assert loc.loc["head", "sources_best"] == pytest.approx(head_sources.max())
 
 
 @pytest.mark.slow
