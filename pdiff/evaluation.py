@@ -81,24 +81,25 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
     if len(sets) == 0:
         return torch.empty(0, len(x), dtype=torch.long)
     per = resolve_sets_per_batch(sets_per_batch, device)
+    layout = _channels_last if per == 1 else (lambda t: t)
+
+    def run(params, xb):
+        return functional_call(suffix, {**fixed, **params}, (xb,)).argmax(-1)
+
     if per == 1:
-        fixed = {k: _channels_last(v) for k, v in fixed.items()}
-        chunks = [{k: _channels_last(v) for k, v in subset.unflatten(row.to(device)).items()}
+        fixed = {k: layout(v) for k, v in fixed.items()}
+        chunks = [{k: layout(v) for k, v in subset.unflatten(row.to(device)).items()}
                   for row in sets]
 
         def run_chunk(params, xb):
-            out = functional_call(suffix, {**fixed, **params}, (_channels_last(xb),))
-            return out.argmax(-1).unsqueeze(0)
+            return run(params, xb).unsqueeze(0)
     else:
-        def run(params, xb):
-            return functional_call(suffix, {**fixed, **params}, (xb,)).argmax(-1)
-
         run_chunk = vmap(run, in_dims=(0, None))
         chunks = [subset.unflatten(sets[s:s + per].to(device))
                   for s in range(0, len(sets), per)]
     out = []
     for i in range(0, len(feats), batch_size):
-        xb = feats[i:i + batch_size].to(device)
+        xb = layout(feats[i:i + batch_size].to(device))  # once per image batch, for all sets
         with autocast(device, precision):
             out.append(torch.cat([run_chunk(chunk, xb) for chunk in chunks]).cpu())
     return torch.cat(out, dim=1)

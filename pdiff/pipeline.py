@@ -308,9 +308,8 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
                    f"{check['rebuilt_val_acc']:.2f}% validation accuracy against the source's "
                    f"{check['source_val_acc']:.2f}% (tolerance {a['overfit_tolerance']} points). "
                    f"Generated models can be no better than what the AE rebuilds. Fix: raise "
-                   f"ae.overfit_check_steps "
-                   f"or ae.lr, widen ae.channels or the latent, or use ae.kind: chunked for a "
-                   f"large subset (ae.overfit_check: warn only warns).")
+                   f"ae.overfit_check_steps or ae.lr, widen ae.channels or the latent, or use "
+                   f"ae.kind: chunked for a large subset (ae.overfit_check: warn only warns).")
             if a["overfit_check"] == "error":
                 raise AutoencoderCheckError(msg)
             log("WARNING: " + msg)
