@@ -51,8 +51,9 @@ def default_artifacts(cfg: dict) -> dict[str, Path] | None:
     paths = {"data": res / "data.safetensors", "base": res / "seed0" / "base.safetensors",
              "matrix": variant.parent / "param_matrix.safetensors",
              "layout": variant.parent / "layout.json", "ae": variant / "ae.safetensors",
-             "ldm": variant / "ldm.safetensors",
-             "generated": variant / g["sampler"] / "generated.safetensors"}
+             "ldm": variant / f"ldm-{cfg['ldm']['kind']}" / "ldm.safetensors",
+             "generated": variant / f"ldm-{cfg['ldm']['kind']}" / g["sampler"]
+             / "generated.safetensors"}
     return paths if all(p.exists() for p in paths.values()) else None
 
 

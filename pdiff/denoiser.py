@@ -1,10 +1,28 @@
-"""The latent denoiser: a 1-D conv residual network conditioned on the diffusion timestep."""
+"""Latent denoisers, conditioned on the diffusion timestep: the paper's kind, a 1-D conv
+residual network that sees a neighbourhood of latent positions, and a transformer that sees
+every latent token of the row at once (as later work does for whole networks).
+
+Both take and return (B, C, L) latents; `build_denoiser` makes one from its stored config.
+"""
 
 from __future__ import annotations
 
 import torch
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
+
+
+class _TimeConditioned(nn.Module):
+    """The sinusoidal timestep embedding and its MLP, shared by both denoisers."""
+
+    def __init__(self, time_dim: int):
+        super().__init__()
+        self.time_proj = Timesteps(time_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embed = TimestepEmbedding(time_dim, time_dim)
+
+    def embed_time(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        t = t.reshape(-1).expand(len(x)) if t.numel() == 1 else t
+        return self.time_embed(self.time_proj(t).to(x.dtype))
 
 
 class ResBlock1d(nn.Module):
@@ -26,23 +44,77 @@ class ResBlock1d(nn.Module):
         return x + h
 
 
-class LatentDenoiser(nn.Module):
-    """Predicts the noise in a (B, C, L) latent at timestep t (epsilon prediction)."""
+class LatentDenoiser(_TimeConditioned):
+    """1-D conv residual blocks along the latent length (the paper's kind of denoiser)."""
 
     def __init__(self, latent_channels: int, channels: int = 128, blocks: int = 4,
                  time_dim: int = 128):
-        super().__init__()
-        self.time_proj = Timesteps(time_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
-        self.time_embed = TimestepEmbedding(time_dim, time_dim)
+        super().__init__(time_dim)
         self.inp = nn.Conv1d(latent_channels, channels, 3, padding=1)
         self.blocks = nn.ModuleList([ResBlock1d(channels, time_dim) for _ in range(blocks)])
         self.out = nn.Sequential(nn.GroupNorm(min(8, channels), channels), nn.SiLU(),
                                  nn.Conv1d(channels, latent_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        t = t.reshape(-1).expand(len(x)) if t.numel() == 1 else t
-        temb = self.time_embed(self.time_proj(t).to(x.dtype))
+        temb = self.embed_time(t, x)
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, temb)
         return self.out(h)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm self-attention and MLP whose norms are scaled and shifted by the timestep
+    (adaptive LayerNorm, as in DiT), so every layer knows the noise level."""
+
+    def __init__(self, width: int, heads: int, time_dim: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
+                                 nn.Linear(4 * width, width))
+        self.modulation = nn.Linear(time_dim, 6 * width)
+        # Zero-initialized gates: each block starts as the identity.
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+
+    def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = (
+            self.modulation(nn.functional.silu(temb)).unsqueeze(1).chunk(6, dim=-1))
+        a = self.norm1(h) * (1 + scale1) + shift1
+        h = h + gate1 * self.attn(a, a, a, need_weights=False)[0]
+        m = self.norm2(h) * (1 + scale2) + shift2
+        return h + gate2 * self.mlp(m)
+
+
+class TransformerDenoiser(_TimeConditioned):
+    """Every latent position is a token (its C channels embedded to `width`) with a learned
+    embedding of where it sits in the row (which tensor, which chunk); `blocks` transformer
+    blocks let each token see all the others."""
+
+    def __init__(self, latent_channels: int, latent_length: int, width: int = 128,
+                 blocks: int = 4, heads: int = 4, time_dim: int = 128):
+        super().__init__(time_dim)
+        self.inp = nn.Linear(latent_channels, width)
+        self.position = nn.Parameter(torch.randn(latent_length, width) * 0.02)
+        self.blocks = nn.ModuleList([TransformerBlock(width, heads, time_dim)
+                                     for _ in range(blocks)])
+        self.norm = nn.LayerNorm(width)
+        self.out = nn.Linear(width, latent_channels)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        temb = self.embed_time(t, x)
+        h = self.inp(x.transpose(1, 2)) + self.position
+        for block in self.blocks:
+            h = block(h, temb)
+        return self.out(self.norm(h)).transpose(1, 2)
+
+
+DENOISERS = {"conv": LatentDenoiser, "transformer": TransformerDenoiser}
+
+
+def build_denoiser(conf: dict) -> nn.Module:
+    """A denoiser from its stored config ({"kind": ..., **constructor arguments})."""
+    conf = dict(conf)
+    return DENOISERS[conf.pop("kind", "conv")](**conf)

@@ -1,9 +1,13 @@
-"""Latent diffusion: schedules and samplers from diffusers; training and sampling here."""
+"""Latent diffusion: schedules, samplers and learning-rate schedules from diffusers; training
+(with an exponential moving average of the denoiser's weights) and sampling here."""
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.optimization import get_scheduler
 from torch import nn
 from tqdm import tqdm
 
@@ -11,22 +15,57 @@ SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMult
 
 
 def make_scheduler(kind: str, timesteps: int = 1000, beta_start: float = 1e-4,
-                   beta_end: float = 2e-2, beta_schedule: str = "linear"):
-    """A diffusers noise scheduler; all kinds share the training schedule (epsilon prediction)."""
+                   beta_end: float = 2e-2, beta_schedule: str = "linear",
+                   prediction: str = "epsilon", clip_sample: float | None = None):
+    """A diffusers noise scheduler; all kinds share the training schedule and prediction type.
+
+    `clip_sample` clips the predicted clean latent to +-clip_sample at every step (None: no
+    clipping). diffusers' DDPM and DDIM clip to +-1 unless told otherwise, which cuts off the
+    third of unit-scale latents that lie beyond one standard deviation.
+    """
     if kind not in SCHEDULERS:
         raise ValueError(f"unknown sampler '{kind}'; known: {sorted(SCHEDULERS)}")
+    extra = {}
+    if kind in ("ddpm", "ddim"):
+        extra = {"clip_sample": clip_sample is not None, "clip_sample_range": clip_sample or 1.0}
     return SCHEDULERS[kind](num_train_timesteps=timesteps, beta_start=beta_start,
                             beta_end=beta_end, beta_schedule=beta_schedule,
-                            prediction_type="epsilon")
+                            prediction_type=prediction, **extra)
+
+
+def _target(scheduler, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What the denoiser learns to predict, by the scheduler's prediction type."""
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return noise
+    if kind == "sample":
+        return x0
+    return scheduler.get_velocity(x0, noise, t)  # v_prediction
+
+
+@torch.no_grad()
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    # The decay warms up ((1 + step) / (10 + step), as diffusers' EMAModel does) so the
+    # average does not keep the random initialization of short runs.
+    d = min(decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1 - d)
 
 
 def train_denoiser(denoiser: nn.Module, latents: torch.Tensor, scheduler, *, steps: int,
                    batch_size: int, lr: float, weight_decay: float, seed: int,
-                   device: torch.device, log=print, log_every: int = 500) -> list[dict]:
-    """Epsilon-prediction MSE on noised latents at uniformly drawn timesteps."""
+                   device: torch.device, lr_schedule: str = "constant", warmup_steps: int = 0,
+                   ema_decay: float = 0.0, log=print, log_every: int = 500) -> tuple[nn.Module,
+                                                                                    list[dict]]:
+    """MSE on noised latents at uniformly drawn timesteps, the target by the scheduler's
+    prediction type. Returns the denoiser to sample from (the EMA of its weights when
+    ema_decay > 0, else the trained one) and the loss history."""
     g = torch.Generator().manual_seed(seed)
     denoiser.to(device).train()
+    ema = copy.deepcopy(denoiser).eval().requires_grad_(False) if ema_decay > 0 else None
     opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = get_scheduler(lr_schedule, opt, num_warmup_steps=warmup_steps,
+                             num_training_steps=steps)
     T = scheduler.config.num_train_timesteps
     history = []
     for step in tqdm(range(1, steps + 1), desc="ldm", mininterval=5):
@@ -35,15 +74,19 @@ def train_denoiser(denoiser: nn.Module, latents: torch.Tensor, scheduler, *, ste
         noise = torch.randn(x0.shape, generator=g)
         t = torch.randint(T, (batch_size,), generator=g)
         xt = scheduler.add_noise(x0, noise, t)
-        loss = nn.functional.mse_loss(denoiser(xt.to(device), t.to(device)), noise.to(device))
+        target = _target(scheduler, x0, noise, t)
+        loss = nn.functional.mse_loss(denoiser(xt.to(device), t.to(device)), target.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        schedule.step()
+        if ema is not None:
+            _update_ema(ema, denoiser, ema_decay, step)
         if step % log_every == 0 or step == steps:
-            history.append({"step": step, "loss": loss.item()})
-            log(f"ldm step {step}: loss {loss.item():.5f}")
+            history.append({"step": step, "loss": loss.item(), "lr": schedule.get_last_lr()[0]})
+            log(f"ldm step {step}: loss {loss.item():.5f} lr {schedule.get_last_lr()[0]:.3g}")
     denoiser.eval()
-    return history
+    return (ema if ema is not None else denoiser), history
 
 
 @torch.no_grad()
@@ -55,8 +98,8 @@ def sample(denoiser: nn.Module, scheduler, n: int, shape: tuple[int, ...], steps
     scheduler.set_timesteps(steps)
     x = torch.randn((n, *shape), generator=g) * scheduler.init_noise_sigma
     for t in tqdm(scheduler.timesteps, desc="sample", mininterval=5):
-        eps = denoiser(x.to(device), t.to(device)).cpu()
+        out = denoiser(x.to(device), t.to(device)).cpu()
         # The generator keeps DDPM's per-step noise reproducible; other samplers ignore it.
         kwargs = {"generator": g} if isinstance(scheduler, DDPMScheduler) else {}
-        x = scheduler.step(eps, t, x, **kwargs).prev_sample
+        x = scheduler.step(out, t, x, **kwargs).prev_sample
     return x

@@ -327,9 +327,14 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
                "overfit_check": check, "history": history}, out_metrics)
 
 
-def _ldm_config(cfg: dict, latent_channels: int) -> dict:
+def _ldm_config(cfg: dict, kind: str, latent_shape: tuple[int, int]) -> dict:
+    """The denoiser's constructor arguments (stored with its weights)."""
     m = cfg["ldm"]
-    return {"latent_channels": latent_channels, "channels": m["channels"],
+    if kind == "transformer":
+        return {"kind": "transformer", "latent_channels": latent_shape[0],
+                "latent_length": latent_shape[1], "width": m["channels"],
+                "blocks": m["blocks"], "heads": m["heads"], "time_dim": m["time_dim"]}
+    return {"kind": "conv", "latent_channels": latent_shape[0], "channels": m["channels"],
             "blocks": m["blocks"], "time_dim": m["time_dim"]}
 
 
@@ -338,15 +343,33 @@ def _scheduler(cfg: dict, kind: str = "ddpm"):
 
     m = cfg["ldm"]
     return make_scheduler(kind, m["timesteps"], m["beta_start"], m["beta_end"],
-                          m["beta_schedule"])
+                          m["beta_schedule"], m["prediction"], m["clip_sample"])
 
 
-def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str,
+def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (broadcastable to one latent) that bring the source latents to unit
+    scale for the DDPM. global: one std about zero (the paper's latents, rescaled);
+    channel: per latent channel; coordinate: per latent element, over the K sources, so the
+    DDPM models how sources differ rather than the offset they share."""
+    if norm == "global":
+        mean, std = torch.zeros(1, 1), latents.std().reshape(1, 1)
+    elif norm == "channel":
+        mean, std = latents.mean((0, 2)).unsqueeze(1), latents.std((0, 2)).unsqueeze(1)
+    else:
+        mean = latents.mean(0)
+        std = latents.std(0) if len(latents) > 1 else torch.zeros_like(mean)
+    # A coordinate on which all sources agree is kept at their value, not blown up.
+    floor = 1e-3 * std.max().item() + 1e-8
+    return mean, std.clamp_min(floor)
+
+
+def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, out_ldm: str,
               out_metrics: str, threads: int = 1) -> None:
-    """Stage train_ldm: the latent DDPM on the encoded (noise-free) source latents."""
+    """Stage train_ldm: the latent DDPM, with a denoiser of this kind (conv or transformer),
+    on the encoded (noise-free) source latents."""
     # diffusers (and torch._dynamo, which it loads) take seconds to import: only the two
     # stages that use them do.
-    from pdiff.denoiser import LatentDenoiser
+    from pdiff.denoiser import build_denoiser
     from pdiff.diffusion import train_denoiser
 
     device = runtime.setup(seed, threads, cfg["device"])
@@ -355,26 +378,42 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, seed: int, out_ldm: str
     ae = _load_ae(ae_path).to(device)
     with torch.no_grad():
         latents = ae.encode(rows.to(device)).cpu()
-    # The DDPM expects unit-scale data; the scale is kept to undo it at sampling.
-    scale = latents.std().clamp_min(1e-8).item()
-    log(f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {scale:.4f}")
-    conf = _ldm_config(cfg, latents.shape[1])
-    denoiser = LatentDenoiser(**conf)
     m = cfg["ldm"]
-    history = train_denoiser(denoiser, latents / scale, _scheduler(cfg), steps=m["steps"],
-                             batch_size=m["batch_size"], lr=m["lr"],
-                             weight_decay=m["weight_decay"], seed=seed, device=device,
-                             log=log, log_every=m["log_every"])
-    save_module(denoiser, {**conf, "latent_scale": scale,
-                           "latent_shape": list(latents.shape[1:])}, out_ldm)
-    save_json({"latent_mean": latents.mean().item(), "latent_std": scale,
-               "history": history}, out_metrics)
+    mean, std = latent_stats(latents, m["latent_norm"])
+    spread = (latents - latents.mean(0)).std().item()
+    log(f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {latents.std():.4f}, "
+        f"std across sources {spread:.4f}; normalized '{m['latent_norm']}'")
+    conf = _ldm_config(cfg, kind, tuple(latents.shape[1:]))
+    denoiser = build_denoiser(conf)
+    log(f"{kind} denoiser with {sum(p.numel() for p in denoiser.parameters())} parameters")
+    denoiser, history = train_denoiser(
+        denoiser, (latents - mean) / std, _scheduler(cfg), steps=m["steps"],
+        batch_size=m["batch_size"], lr=m["lr"], weight_decay=m["weight_decay"], seed=seed,
+        device=device, lr_schedule=m["lr_schedule"], warmup_steps=m["warmup_steps"],
+        ema_decay=m["ema_decay"], log=log, log_every=m["log_every"])
+    state = {k: v.cpu() for k, v in denoiser.state_dict().items()}
+    save_tensors({**state, "latent_mean": mean, "latent_std": std}, out_ldm,
+                 metadata={"config": {**conf, "latent_shape": list(latents.shape[1:])}})
+    save_json({"latent_mean": latents.mean().item(), "latent_std": latents.std().item(),
+               "latent_std_across_sources": spread, "history": history}, out_metrics)
+
+
+def load_ldm(path: str):
+    """A trained denoiser, the latent shape it samples and the mean and std that bring its
+    samples back to the AE's latent scale."""
+    from pdiff.denoiser import build_denoiser
+
+    state, conf = load_module(path)
+    mean, std = state.pop("latent_mean"), state.pop("latent_std")
+    shape = tuple(conf.pop("latent_shape"))
+    denoiser = build_denoiser(conf)
+    denoiser.load_state_dict(state)
+    return denoiser.eval(), shape, mean, std
 
 
 def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
              seed: int, out: str, threads: int = 1) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
-    from pdiff.denoiser import LatentDenoiser
     from pdiff.diffusion import sample
 
     device = runtime.setup(seed, threads, cfg["device"])
@@ -382,12 +421,10 @@ def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: 
     kind, steps = parse_sampler(sampler)
     _, mean, std = _normalized(matrix_path)
     ae = _load_ae(ae_path).to(device)
-    state, conf = load_module(ldm_path)
-    scale, shape = conf.pop("latent_scale"), tuple(conf.pop("latent_shape"))
-    denoiser = LatentDenoiser(**conf)
-    denoiser.load_state_dict(state)
+    denoiser, shape, z_mean, z_std = load_ldm(ldm_path)
     n = cfg["generate"]["n"]
-    latents = sample(denoiser, _scheduler(cfg, kind), n, shape, steps, seed, device) * scale
+    latents = sample(denoiser, _scheduler(cfg, kind), n, shape, steps, seed, device)
+    latents = latents * z_std + z_mean
     with torch.no_grad():
         params = ae.decode(latents.to(device)).cpu() * std + mean
     bad = int((~finite_rows(params)).sum())
@@ -448,15 +485,23 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
 
 
 def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
-              out_csv: str, out_md: str) -> pd.DataFrame:
-    """Stage summarize: the main table over seeds (see pdiff.reporting)."""
-    from pdiff.reporting import diagnostics, main_table
+              out_csv: str, out_md: str) -> tuple[pd.DataFrame, list[str]]:
+    """Stage summarize: the main table over seeds (see pdiff.reporting), and below it in the
+    Markdown a warning for every seed on which the generator lost to its sources."""
+    from pdiff.reporting import diagnostics, generator_verdict, main_table
 
-    table = main_table({seed: pd.read_csv(p) for seed, p in eval_csvs.items()},
-                       {seed: diagnostics(load_json(ae_metrics[seed]), load_json(ldm_metrics[seed]))
-                        for seed in eval_csvs})
-    save_table(table, out_csv, out_md)
-    return table
+    evals = {seed: pd.read_csv(p) for seed, p in eval_csvs.items()}
+    table = main_table(evals, {seed: diagnostics(load_json(ae_metrics[seed]),
+                                                 load_json(ldm_metrics[seed]))
+                               for seed in eval_csvs})
+    verdict = generator_verdict(evals)
+    save_table(table, out_csv)
+    text = table.to_markdown(index=False, floatfmt=".2f") + "\n"
+    if verdict:
+        text += "\n" + "\n\n".join(verdict) + "\n"
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(text)
+    return table, verdict
 
 
 def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) -> str:

@@ -36,6 +36,41 @@ def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
             "n": len(rows), "nonfinite": int(len(rows) - len(ok))}
 
 
+# When the generator has lost (pdiff.reporting.generator_verdict).
+LOST_MEAN_POINTS = 1.0      # generated mean this far below the sources' mean
+COLLAPSE_POINTS = 2.0       # a generated set this far below the sources' mean has collapsed
+COLLAPSE_FRACTION = 0.05    # ... and more than this share of collapsed sets
+
+
+def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
+    """Warnings, one per seed on which the generator lost to its sources: the generated mean
+    more than LOST_MEAN_POINTS below the sources' mean, or more than COLLAPSE_FRACTION of
+    generated sets more than COLLAPSE_POINTS below it (non-finite sets count as collapsed).
+    Each names the diagnostics to read next. Empty when the generator held up."""
+    lines = []
+    for seed, df in sorted(evals_by_seed.items()):
+        src = df[df["group"] == "source"]["test_acc"].mean()
+        gen = df[df["group"] == "generated"]
+        ok = gen[gen["finite"].astype(bool)]["test_acc"]
+        gap = src - ok.mean() if len(ok) else float("inf")
+        collapsed = ((~gen["finite"].astype(bool)) | (gen["test_acc"] < src - COLLAPSE_POINTS))
+        share = collapsed.mean() if len(gen) else 1.0
+        if gap <= LOST_MEAN_POINTS and share <= COLLAPSE_FRACTION:
+            continue
+        rebuilt = df[df["group"] == "rebuilt"]["test_acc"].mean()
+        where = ("the AE: its rebuilt sources already lose "
+                 f"{src - rebuilt:.2f} points (raise ae.steps, widen the AE or its latent)"
+                 if src - rebuilt > LOST_MEAN_POINTS else
+                 "the latent diffusion: the AE rebuilds its sources "
+                 f"({rebuilt:.2f} vs {src:.2f}), so generated latents miss the sources' "
+                 "(ldm.kind, ldm.steps, ldm.lr_schedule, ldm.ema_decay, ldm.latent_norm)")
+        lines.append(f"GENERATOR LOST on seed {seed}: generated mean {ok.mean():.2f} vs sources "
+                     f"mean {src:.2f} ({gap:.2f} points below); {share:.0%} of generated sets "
+                     f"more than {COLLAPSE_POINTS:g} points below the sources' mean. Read "
+                     f"next: {where}.")
+    return lines
+
+
 def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
     """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
     check = ae_metrics.get("overfit_check") or {}

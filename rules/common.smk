@@ -23,13 +23,14 @@ def get_main_table(experiment):
 
 
 # Every artifact's path. One experiment lives under RESULTS; its tree follows the wildcards
-# seed / location / k / noise / sampler; logs and benchmarks mirror it.
+# seed / location / k / noise / denoiser / sampler; logs and benchmarks mirror it.
 RESULTS = get_results(config["experiment"])
 RUN = f"{RESULTS}/seed{{seed}}"
 SUBSET = f"{RUN}/{{location}}"
 MATRIX = f"{SUBSET}/k{{k}}"
 MODELS = f"{MATRIX}/noise-{{noise}}"
-SAMPLES = f"{MODELS}/{{sampler}}"
+DENOISER = f"{MODELS}/ldm-{{denoiser}}"
+SAMPLES = f"{DENOISER}/{{sampler}}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
@@ -43,8 +44,8 @@ PARAM_MATRIX = f"{MATRIX}/param_matrix.safetensors"
 LAYOUT = f"{MATRIX}/layout.json"
 AE = f"{MODELS}/ae.safetensors"
 AE_METRICS = f"{MODELS}/ae.json"
-LDM = f"{MODELS}/ldm.safetensors"
-LDM_METRICS = f"{MODELS}/ldm.json"
+LDM = f"{DENOISER}/ldm.safetensors"
+LDM_METRICS = f"{DENOISER}/ldm.json"
 GENERATED = f"{SAMPLES}/generated.safetensors"
 EVALUATION = f"{SAMPLES}/evaluation.csv"
 PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
@@ -62,7 +63,7 @@ MEMORIZATION_TSNE = f"{MEMORIZATION}_tsne.png"
 SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
 SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
     f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png"))
-AXES = ("k", "location", "noise", "sampler")
+AXES = ("k", "location", "noise", "denoiser", "sampler")
 PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
 EXPERIMENTS = Path(workflow.basedir) / "experiments"
 
@@ -72,6 +73,7 @@ wildcard_constraints:
     k=r"\d+",
     location="|".join(config["locations"]),
     noise="none|input|latent|both",
+    denoiser="conv|transformer",
     sampler=r"(ddpm|ddim|dpm)-\d+",
     axis="|".join(AXES),
 
@@ -87,7 +89,7 @@ def bench_path(output):
 
 
 # Keys that pick the default variant; they are wildcards, not settings a stage reads.
-VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
+VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "ldm": {"kind"}, "generate": {"sampler"}}
 
 
 def get_cfg(*sections):
@@ -125,7 +127,8 @@ def get_own_checkpoints():
 def get_default_variant():
     """Wildcard values of the default experiment."""
     return dict(location=config["location"], k=config["collect"]["k"],
-                noise=config["ae"]["noise"], sampler=config["generate"]["sampler"])
+                noise=config["ae"]["noise"], denoiser=config["ldm"]["kind"],
+                sampler=config["generate"]["sampler"])
 
 
 def get_ablation_variants(axis):

@@ -16,7 +16,8 @@ def analyses(tiny_run):
 def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
     res, _ = analyses
     expected = {"k": ["8", "16"], "location": ["last_two_bn", "head"],
-                "noise": ["none", "both"], "sampler": ["ddpm-100", "ddim-10"]}
+                "noise": ["none", "both"], "sampler": ["ddpm-100", "ddim-10"],
+                "denoiser": ["conv", "transformer"]}
     for axis, values in expected.items():
         table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
         assert table[axis].tolist() == ["sources (default)", *values]
@@ -29,7 +30,7 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
     assert k.loc["16", ["sources_best", "sources_mean"]].tolist() == \
         k.loc["sources (default)", ["best", "mean"]].tolist()
     loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
-    head = pd.read_csv(res / "seed0/head/k16/noise-both/ddpm-100/evaluation.csv")
+    head = pd.read_csv(res / "seed0/head/k16/noise-both/ldm-conv/ddpm-100/evaluation.csv")
     head_sources = head[head.group == "source"].test_acc
     assert loc.loc["head", "sources_mean"] == pytest.approx(head_sources.mean())
     assert loc.loc["head", "sources_best"] == pytest.approx(head_sources.max())
@@ -39,17 +40,18 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
 def test_grid_shares_collection_and_ldm(analyses):
     res, log = analyses
     # one collection per location (2), one AE per (k, location, noise) variant (4, one shared),
-    # one LDM per AE; sampler variants reuse the default LDM
+    # one LDM per AE plus the transformer on the default AE; sampler variants reuse the
+    # default LDM
     assert len(list(res.rglob("checkpoints.csv"))) == 2
     assert len(list(res.rglob("ae.safetensors"))) == 4
-    assert len(list(res.rglob("ldm.safetensors"))) == 4
-    assert len(list(res.rglob("generated.safetensors"))) == 5
+    assert len(list(res.rglob("ldm.safetensors"))) == 5
+    assert len(list(res.rglob("generated.safetensors"))) == 6
 
 
 @pytest.mark.slow
 def test_memorization_outputs(analyses):
     res, _ = analyses
-    variant = res / "seed0/last_two_bn/k16/noise-both/ddpm-100"
+    variant = res / "seed0/last_two_bn/k16/noise-both/ldm-conv/ddpm-100"
     table = pd.read_csv(variant / "memorization.csv")
     groups = table.group.tolist()
     assert groups[:2] == ["source", "p-diff"]

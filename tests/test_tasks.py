@@ -56,7 +56,7 @@ def test_one_cell_runs_alone_with_three_config_files(tmp_path):
     out = snakemake(tmp_path, "-n", "--configfile", str(PAPER),
                     str(EXPERIMENTS / "tasks" / "cifar100.yaml"),
                     str(EXPERIMENTS / "nets" / "resnet18.yaml")).stdout
-    assert "results/cifar100_resnet18/seed2/last_two_norm/k200/noise-both/ddpm-1000" in out
+    assert "results/cifar100_resnet18/seed2/last_two_norm/k200/noise-both/ldm-conv/ddpm-1000" in out
 
 
 def _is_norm(module):

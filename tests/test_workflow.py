@@ -29,7 +29,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     res = tiny_run / "results" / "tiny"
     run = res / "seed0" / "last_two_bn"
     variant = run / "k16" / "noise-both"
-    samples = variant / "ddpm-100"
+    samples = variant / "ldm-conv" / "ddpm-100"
     assert len(list((run / "checkpoints").glob("*.safetensors"))) == 16
     ckpts = pd.read_csv(run / "checkpoints.csv")
     assert len(ckpts) == 16 and ckpts.test_acc.between(0, 100).all()
@@ -38,8 +38,8 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     layout = json.loads((run / "k16" / "layout.json").read_text())
     matrix = load_file(run / "k16" / "param_matrix.safetensors")
     assert matrix["matrix"].shape == (16, layout["dim"])
-    for name in ("ae.safetensors", "ldm.safetensors"):
-        assert load_file(variant / name)
+    for path in (variant / "ae.safetensors", variant / "ldm-conv" / "ldm.safetensors"):
+        assert load_file(path)
     generated = load_file(samples / "generated.safetensors")["params"]
     assert generated.shape == (8, layout["dim"]) and torch.isfinite(generated).all()
     evals = pd.read_csv(samples / "evaluation.csv")
@@ -73,7 +73,7 @@ def test_second_run_does_nothing_and_ldm_deletion_reruns_only_what_follows(tiny_
     args = ("--configfile", str(TINY))
     assert "Nothing to be done" in snakemake(tiny_run, *args, "-n").stdout + \
         snakemake(tiny_run, *args, "-n").stderr
-    ldm = tiny_run / "results/tiny/seed0/last_two_bn/k16/noise-both/ldm.safetensors"
+    ldm = tiny_run / "results/tiny/seed0/last_two_bn/k16/noise-both/ldm-conv/ldm.safetensors"
     ldm.unlink()
     proc = snakemake(tiny_run, *args, "-n", "--quiet", "rules")
     out = proc.stdout + proc.stderr

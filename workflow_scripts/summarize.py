@@ -3,9 +3,11 @@ from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     seeds = snakemake.params.seeds
-    table = pipeline.summarize(
+    table, verdict = pipeline.summarize(
         dict(zip(seeds, snakemake.input.evaluations, strict=True)),
         dict(zip(seeds, snakemake.input.ae_metrics, strict=True)),
         dict(zip(seeds, snakemake.input.ldm_metrics, strict=True)),
         snakemake.output.csv, snakemake.output.md)
     print(table.to_markdown(index=False, floatfmt=".2f"))
+    for line in verdict:
+        print(line)

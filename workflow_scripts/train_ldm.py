@@ -3,5 +3,6 @@ from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     pipeline.train_ldm(snakemake.params.cfg, snakemake.input.matrix, snakemake.input.ae,
-                       int(snakemake.wildcards.seed), snakemake.output.ldm,
-                       snakemake.output.metrics, threads=snakemake.threads)
+                       snakemake.wildcards.denoiser, int(snakemake.wildcards.seed),
+                       snakemake.output.ldm, snakemake.output.metrics,
+                       threads=snakemake.threads)
