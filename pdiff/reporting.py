@@ -22,6 +22,7 @@ MAIN_ROWS = [
 DIAGNOSTIC_ROWS = [
     ("AE overfit check: one source rebuilt minus source (val acc points)", "overfit_gap"),
     ("latent std fed to the DDPM (before scaling to 1)", "latent_std"),
+    ("latent std across sources (about each coordinate's mean)", "latent_spread"),
 ]
 
 
@@ -75,7 +76,8 @@ def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
     """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
     check = ae_metrics.get("overfit_check") or {}
     gap = (check["rebuilt_val_acc"] - check["source_val_acc"]) if check else float("nan")
-    return {"overfit_gap": gap, "latent_std": ldm_metrics["latent_std"]}
+    return {"overfit_gap": gap, "latent_std": ldm_metrics["latent_std"],
+            "latent_spread": ldm_metrics.get("latent_std_across_sources", float("nan"))}
 
 
 def main_table(evals_by_seed: dict[int, pd.DataFrame],
