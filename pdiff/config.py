@@ -70,10 +70,59 @@ def experiment_name(config: dict) -> str:
     return f"{SHORT_NAMES.get(data, data)}_{net}"
 
 
+def _types(schema: dict) -> set[str]:
+    """The JSON types a (sub)schema allows, through anyOf/oneOf and const."""
+    kind = schema.get("type", [])
+    types = {kind} if isinstance(kind, str) else set(kind)
+    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
+        types |= _types(sub)
+    if "const" in schema:
+        types.add("string" if isinstance(schema["const"], str) else "const")
+    return types
+
+
+def _read_as(text: str, types: set[str]):
+    """`text` as a value of one of `types`, or `text` itself when it reads as none of them.
+    YAML as Snakemake's --config gives nested values ('20', '[0, 1]', 'false'), and floats
+    without a dot ('1e-4'), which YAML 1.1 reads as strings."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str) and types & {"number"}:
+        try:
+            value = float(value)
+        except ValueError:
+            return text
+    fits = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None,
+            "array": lambda v: isinstance(v, list), "object": lambda v: isinstance(v, dict)}
+    return value if any(fits[t](value) for t in types if t in fits) else text
+
+
+def _coerce(value, schema: dict):
+    """`value` with every string read as the type its schema asks for (recursively)."""
+    types = _types(schema)
+    if isinstance(value, str) and types and "string" not in types:
+        value = _read_as(value, types)
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, sub in value.items():
+            sub_schema = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub_schema is not None:
+                value[key] = _coerce(sub, sub_schema)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [_coerce(item, schema["items"]) for item in value]
+    return value
+
+
 def validate_config(config: dict) -> dict:
-    """Validate (and fill defaults into) a config dict; return it."""
+    """Read strings as the types the schema asks for (values from --config, '1e-4'),
+    validate the config and fill its defaults in place; return it."""
     import jsonschema
 
+    _coerce(config, _schema())
     _check_names(config)
     try:
         _validator().validate(config)
@@ -97,6 +146,60 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
 def read_yaml(path: str | Path) -> dict:
     """A YAML config file as a dict ({} when empty)."""
     return yaml.safe_load(Path(path).read_text()) or {}
+
+
+# Settings that leave an experiment's results as they are: its name, which seeds and ablations
+# run, the device, where the data files come from, and extra named locations.
+RESULT_NEUTRAL = {"experiment", "seeds", "ablations", "device", "paper_table", "data.root",
+                  "data.cache", "data.download"}
+
+
+def differences(config: dict, reference: dict, prefix: str = "") -> dict[str, object]:
+    """{dotted key: value in config} of every setting in which two validated configs differ,
+    RESULT_NEUTRAL keys and locations that `reference` does not name left out."""
+    out = {}
+    for key in sorted(set(config) | set(reference), key=str):
+        name = f"{prefix}{key}"
+        if name in RESULT_NEUTRAL or (prefix == "locations." and key not in reference):
+            continue
+        a, b = config.get(key), reference.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(differences(a, b, f"{name}."))
+        elif a != b:
+            out[name] = a
+    return out
+
+
+def check_variant_is_named(given: dict, config: dict, default_path: str | Path) -> None:
+    """Refuse a config that changes results-relevant settings of the default experiment
+    (`default_path`) without naming an experiment of its own: its results would overwrite
+    the default's under the same results/<experiment>/."""
+    if given.get("experiment") is not None:
+        return
+    default = load_config(default_path)
+    if config["experiment"] != default["experiment"]:
+        return
+    changed = differences(config, default)
+    if not changed:
+        return
+    words = [f"{key}-{value}" for key, value in list(changed.items())[:2]]
+    suggestion = re.sub(r"[^A-Za-z0-9_.-]+", "", "_".join([config["experiment"], *words]))
+    listed = ", ".join(f"{key}: {value!r}" for key, value in changed.items())
+    raise ConfigError(
+        f"this config changes {listed} from {Path(default_path).name} but does not name its "
+        f"experiment, so its results would overwrite the default experiment's in "
+        f"results/{config['experiment']}/. Name it: add `experiment: {suggestion}` to your "
+        f"config file, or --config experiment={suggestion}")
+
+
+def describe_variant(config: dict) -> str:
+    """The default variant of a validated config in one line, for the head of its tables."""
+    ldm = config["ldm"]
+    return (f"{config['experiment']}: data {config['data']['name']}, network "
+            f"{config['network']['name']}, location {config['location']}, K "
+            f"{config['collect']['k']}, noise {config['ae']['noise']}, denoiser {ldm['kind']} "
+            f"(latent_norm {ldm['latent_norm']}), sampler {config['generate']['sampler']}, "
+            f"seeds {', '.join(map(str, config['seeds']))}")
 
 
 def layered_config(base: dict, layers: list[str | Path], top: dict | None = None) -> dict:

@@ -263,6 +263,7 @@ def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
              noise: str, seed: int, out_ae: str, out_metrics: str, threads: int = 1) -> None:
     """Stage train_ae: the parameter autoencoder, logging accuracy of rebuilt sources."""
     device = runtime.setup(seed, threads, cfg["device"])
+    runtime.hold_if_asked("train_ae")
     log = runtime.get_logger("train_ae").info
     a = cfg["ae"]
     sigma_v = a["input_noise"] if noise in ("input", "both") else 0.0
@@ -485,9 +486,10 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
 
 
 def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
-              out_csv: str, out_md: str) -> tuple[pd.DataFrame, list[str]]:
-    """Stage summarize: the main table over seeds (see pdiff.reporting), and below it in the
-    Markdown a warning for every seed on which the generator lost to its sources."""
+              out_csv: str, out_md: str, variant: str = "") -> tuple[pd.DataFrame, list[str]]:
+    """Stage summarize: the main table over seeds (see pdiff.reporting), headed in the
+    Markdown by the variant it is of, and below it a warning for every seed on which the
+    generator lost to its sources."""
     from pdiff.reporting import diagnostics, generator_verdict, main_table
 
     evals = {seed: pd.read_csv(p) for seed, p in eval_csvs.items()}
@@ -496,7 +498,8 @@ def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics
                                for seed in eval_csvs})
     verdict = generator_verdict(evals)
     save_table(table, out_csv)
-    text = table.to_markdown(index=False, floatfmt=".2f") + "\n"
+    text = (f"Variant {variant}\n\n" if variant else "") + \
+        table.to_markdown(index=False, floatfmt=".2f") + "\n"
     if verdict:
         text += "\n" + "\n\n".join(verdict) + "\n"
     with atomic_path(out_md) as tmp:

@@ -156,3 +156,17 @@ def output_to(log_file: str | None):
         except Exception as e:
             print(f"ERROR: {type(e).__name__}: {e}", file=f)
             raise
+
+
+HOLD_ENV = "PDIFF_TEST_HOLD"
+
+
+def hold_if_asked(stage: str) -> None:
+    """For tests that kill a run mid-stage: with PDIFF_TEST_HOLD=<stage>:<file>, `stage`
+    creates <file> once it has started and then waits (at most 10 minutes) to be killed,
+    so the kill lands inside the stage whatever the machine's speed."""
+    asked, _, marker = os.environ.get(HOLD_ENV, "").partition(":")
+    if asked != stage or not marker:
+        return
+    Path(marker).touch()
+    time.sleep(600)

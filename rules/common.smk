@@ -2,7 +2,8 @@
 import copy
 from pathlib import Path
 
-from pdiff.config import ConfigError, layered_config, validate_config
+from pdiff.config import (ConfigError, check_variant_is_named, describe_variant,
+                          layered_config, validate_config)
 
 # The paper table's experiments are layered on the config as given (before its defaults), and
 # the command line's config files and --config go on top again, as when a cell runs alone
@@ -10,6 +11,11 @@ from pdiff.config import ConfigError, layered_config, validate_config
 CONFIG_AS_GIVEN = copy.deepcopy(config)
 COMMAND_LINE_CONFIG = copy.deepcopy(workflow.config_settings.overwrite_config or {})
 validate_config(config)
+# A variant of the default experiment (config.yaml of the working directory, else this
+# workflow's) has a name of its own: it never overwrites the default's results.
+DEFAULT_CONFIG = next(p for p in (Path("config.yaml"), Path(workflow.basedir) / "config.yaml")
+                      if p.exists())
+check_variant_is_named(CONFIG_AS_GIVEN, config, DEFAULT_CONFIG)
 
 
 def get_results(experiment):

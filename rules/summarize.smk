@@ -10,6 +10,7 @@ rule summarize:
         log_path(MAIN_TABLE),
     params:
         seeds=config["seeds"],
+        variant=describe_variant(config),
     conda:
         "../envs/pdiff.yaml"
     script:

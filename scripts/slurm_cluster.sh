@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this Debian machine and the tiny experiment run through it with
 # profiles/slurm (`make slurm-test`). Checks that the main table was written, that every job
-# went through sbatch and that the GPU rules asked SLURM for a GPU. Needs root: it installs
+# went through sbatch, that the GPU rules asked SLURM for a GPU and that every artifact
+# equals a local run's byte for byte. Needs root: it installs
 # slurm-wlm and munge with apt when missing and runs munged, slurmctld and slurmd as root,
 # with their config, state and logs under $PDIFF_SLURM_DIR (never /etc). The node declares
 # one GPU backed by /dev/null, so that `--gpus=1` is scheduled as on a real cluster while the
 # jobs themselves run on the CPU.
-#   scripts/slurm_cluster.sh [test|up|run|check|down]   test (default): up, run, check, down
+#   scripts/slurm_cluster.sh [test|up|run|check|compare|down]
+#   test (default): up, run, check, compare (with a local run, byte for byte), down
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -142,8 +144,25 @@ check() {
   echo "slurm-test: main table written; $(wc -l <<<"$jobs") jobs ran through SLURM"
 }
 
+# The same tiny run without SLURM, and every artifact of the two compared byte for byte.
+compare() {
+  local local_run=$DIR/local files=0 path
+  rm -rf "$local_run"; mkdir -p "$local_run"
+  "$SNAKEMAKE" --snakefile "$REPO/Snakefile" --directory "$local_run" --cores 2 \
+    --configfile "$REPO/tests/configs/tiny.yaml" --quiet
+  while read -r path; do
+    cmp -s "$WORK/$path" "$local_run/$path" || die "$path differs from the local run's"
+    files=$((files + 1))
+  done < <(cd "$local_run" && find results -name '*.safetensors' -o -name 'main_table.csv' \
+             -o -name 'evaluation.csv' | sort)
+  [ "$files" -gt 10 ] || die "only $files artifacts to compare in $local_run"
+  echo "slurm-test: $files artifacts byte-identical to a local run's"
+}
+
 case "${1:-test}" in
-  up | run | check | down) "$1" ;;
-  test) trap down EXIT; up; SECONDS=0; run; check; echo "pipeline under SLURM: ${SECONDS} s" ;;
-  *) die "usage: $0 [test|up|run|check|down]" ;;
+  up | run | check | compare | down) "$1" ;;
+  test)
+    trap down EXIT; up; SECONDS=0; run; check; echo "pipeline under SLURM: ${SECONDS} s"
+    compare ;;
+  *) die "usage: $0 [test|up|run|check|compare|down]" ;;
 esac

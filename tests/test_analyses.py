@@ -1,5 +1,7 @@
 """The ablation grid and the memorization analysis, end to end on the tiny config."""
 
+import shutil
+
 import pandas as pd
 import pytest
 from conftest import TINY, snakemake
@@ -7,9 +9,12 @@ from PIL import Image
 
 
 @pytest.fixture(scope="module")
-def analyses(tiny_run):
-    out = snakemake(tiny_run, "ablations", "memorization", "--configfile", str(TINY))
-    return tiny_run / "results" / "tiny", out.stdout + out.stderr
+def analyses(tiny_run, tmp_path_factory):
+    """The grid and memorization on a copy of the tiny run (which other tests compare with)."""
+    run = tmp_path_factory.mktemp("grid")
+    shutil.copytree(tiny_run, run, symlinks=True, dirs_exist_ok=True)
+    out = snakemake(run, "ablations", "memorization", "--configfile", str(TINY), timeout=1500)
+    return run / "results" / "tiny", out.stdout + out.stderr
 
 
 @pytest.mark.slow
@@ -34,6 +39,28 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
     head_sources = head[head.group == "source"].test_acc
     assert loc.loc["head", "sources_mean"] == pytest.approx(head_sources.mean())
     assert loc.loc["head", "sources_best"] == pytest.approx(head_sources.max())
+
+
+@pytest.mark.slow
+def test_every_variant_but_the_head_generates_near_its_own_sources(analyses):
+    """At tiny size (16 sources near 43%, 8 generated sets, 200 LDM steps), measured:
+    generated means 41.5 to 42.5 against their own sources' 42.2 / 43.2 on every axis."""
+    res, _ = analyses
+    for axis in ("k", "location", "noise", "sampler", "denoiser"):
+        table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
+        rows = table[(table[axis] != "sources (default)") & (table[axis] != "head")]
+        gap = rows.sources_mean - rows["mean"]
+        assert (gap < 3).all(), rows[[axis, "mean", "sources_mean"]]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known failure at tiny size: 200 LDM steps are too few for the "
+                   "head (D = 170); measured generated mean 35.9 (median 40.0, worst 13.3) "
+                   "against its sources' 50.3, the AE rebuilding them at 51.2", strict=False)
+def test_the_head_generates_near_its_own_sources(analyses):
+    res, _ = analyses
+    loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
+    assert loc.loc["head", "sources_mean"] - loc.loc["head", "mean"] < 3
 
 
 @pytest.mark.slow

@@ -2,7 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from pdiff.config import ConfigError, load_config
+from pdiff.config import (
+    ConfigError,
+    check_variant_is_named,
+    differences,
+    layered_config,
+    load_config,
+    merge,
+    read_yaml,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config.yaml"
@@ -17,15 +25,41 @@ def test_default_config_is_valid_and_defaults_are_filled():
 
 
 def test_every_config_file_in_the_repo_is_valid():
-    for path in [DEFAULT, *REPO.glob("tests/configs/*.yaml")]:
-        load_config(path)
+    """Each file as `snakemake --configfile <file>` layers it on config.yaml; each of the
+    paper's tasks and networks on experiments/paper.yaml with a network or task beside it."""
+    files = [*REPO.glob("experiments/*.yaml"), *REPO.glob("tests/configs/*.yaml")]
+    files.remove(REPO / "experiments/paper.yaml")  # shared settings, run with a cell
+    tasks, nets = REPO.glob("experiments/tasks/*.yaml"), REPO.glob("experiments/nets/*.yaml")
+    cells = [[task, REPO / "experiments/nets/resnet18.yaml"] for task in tasks]
+    cells += [[REPO / "experiments/tasks/cifar10.yaml", net] for net in nets]
+    assert len(files) >= 6 and len(cells) >= 10
+    for path in files:
+        layered_config(read_yaml(DEFAULT), [path])
+    for cell in cells:
+        layered_config(read_yaml(DEFAULT), [REPO / "experiments/paper.yaml", *cell])
+
+
+def test_command_line_strings_are_read_as_the_schema_types():
+    """Snakemake hands nested --config values over as strings, and YAML 1.1 reads 1e-4 as
+    a string: both are read as the type the schema asks for before validation."""
+    cfg = load_config(DEFAULT, {"generate": {"n": "20"}, "ae": {"steps": "300", "lr": "1e-4"},
+                                "seeds": "[0, 1]", "data": {"download": "false"},
+                                "ldm": {"clip_sample": "1.0", "ema_decay": "0.999"}})
+    assert cfg["generate"]["n"] == 20 and cfg["ae"]["steps"] == 300
+    assert cfg["ae"]["lr"] == 1e-4 and cfg["seeds"] == [0, 1]
+    assert cfg["data"]["download"] is False and cfg["ldm"]["clip_sample"] == 1.0
+    assert cfg["ldm"]["ema_decay"] == 0.999
+    # strings stay strings where the schema asks for one
+    assert load_config(DEFAULT, {"experiment": "123"})["experiment"] == "123"
 
 
 @pytest.mark.parametrize("override, words", [
     ({"colect": {"k": 5}}, ["colect"]),
     ({"collect": {"kk": 5}}, ["kk"]),
     ({"collect": {"k": 0}}, ["k", "minimum"]),
-    ({"collect": {"k": "ten"}}, ["k", "integer"]),
+    ({"collect": {"k": "ten"}}, ["k", "'ten'", "integer"]),
+    ({"collect": {"k": "2.5"}}, ["k", "'2.5'", "integer"]),
+    ({"ae": {"lr": "fast"}}, ["ae.lr", "'fast'", "number"]),
     ({"generate": {"n": 0}}, ["n", "minimum"]),
     ({"ae": {"latent_noise": -0.1}}, ["latent_noise", "minimum"]),
     ({"data": {"name": "cifar7"}}, ["name", "fashion_mnist"]),
@@ -39,3 +73,21 @@ def test_bad_values_name_the_key_and_what_is_allowed(override, words):
         load_config(DEFAULT, override)
     for w in words:
         assert w in str(e.value)
+
+
+def test_a_variant_of_the_default_without_a_name_is_refused():
+    default = load_config(DEFAULT)
+    for given in ({"location": "head"}, {"ae": {"steps": 300}}):
+        config = load_config(DEFAULT, given)
+        with pytest.raises(ConfigError) as e:
+            check_variant_is_named(merge(read_yaml(DEFAULT), given), config, DEFAULT)
+        assert "results/fmnist_small_cnn/" in str(e.value)
+        assert "experiment: fmnist_small_cnn_" in str(e.value)
+    # named, or changing only what leaves results as they are: accepted
+    named = {"location": "head", "experiment": "mine"}
+    check_variant_is_named(named, load_config(DEFAULT, named), DEFAULT)
+    neutral = {"seeds": [0, 1], "data": {"root": "/elsewhere", "download": False},
+               "ablations": {"k": [1]}, "device": "cpu"}
+    check_variant_is_named(neutral, load_config(DEFAULT, neutral), DEFAULT)
+    assert differences(load_config(DEFAULT, neutral), default) == {}
+    assert differences(load_config(DEFAULT, {"ae": {"lr": "1e-4"}}), default) == {"ae.lr": 1e-4}

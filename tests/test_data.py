@@ -31,11 +31,16 @@ def test_local_folder_is_read_by_torchvision_and_split(idx_root, tmp_path):
     assert not any(bytes(x.numpy()) in train for x in s.tensors["val_x"])
 
 
-def test_same_seed_same_split(idx_root, tmp_path):
-    for name in ("a", "b"):
+def test_same_seed_same_split_and_another_seed_another_split(idx_root, tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         prepare_data("fashion_mnist", str(tmp_path / f"{name}.safetensors"), root=str(idx_root),
-                     cache=str(tmp_path / "cache"), download=False, val_size=50)
+                     cache=str(tmp_path / "cache"), download=False, val_size=50, seed=seed)
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    a, c = (load_splits(str(tmp_path / f"{name}.safetensors")) for name in "ac")
+    assert not torch.equal(a.tensors["val_x"], c.tensors["val_x"])
+    # the same images in all, only split otherwise
+    assert sorted(a.labels("train").tolist() + a.labels("val").tolist()) == \
+        sorted(c.labels("train").tolist() + c.labels("val").tolist())
 
 
 def test_missing_data_offline_says_where_it_looked_and_how_to_fix(tmp_path):

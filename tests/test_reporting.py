@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pdiff.reporting import generator_verdict
+from pdiff.reporting import ablation_table, generator_verdict, group_stats, main_table
 
 
 def _evals(sources, generated, rebuilt, finite=None):
@@ -46,3 +46,62 @@ def test_verdict_per_seed():
     good, bad = _evals([90, 90], [90] * 4, [90, 90]), _evals([90, 90], [80] * 4, [90, 90])
     lines = generator_verdict({0: good, 1: bad})
     assert len(lines) == 1 and "seed 1" in lines[0]
+
+
+def _table(rows):
+    """An evaluation table from (group, val_acc, test_acc, finite) rows."""
+    return pd.DataFrame([{"group": g, "index": i, "val_acc": v, "test_acc": t, "finite": f}
+                         for i, (g, v, t, f) in enumerate(rows)])
+
+
+def test_group_stats_by_hand_with_a_nonfinite_set_excluded():
+    evals = _table([("generated", 80, 70, True), ("generated", 95, 60, True),
+                    ("generated", 99, 10, False), ("generated", 70, 90, True),
+                    ("source", 50, 50, True)])
+    stats = group_stats(evals, "generated")
+    # finite test accuracies 70, 60, 90: best 90, mean 73.33, median 70; the validation
+    # choice is the finite set of val 95 (test 60), not the non-finite one of val 99
+    assert stats["best"] == 90 and stats["median"] == 70
+    assert abs(stats["mean"] - 220 / 3) < 1e-9
+    assert stats["val_chosen"] == 60
+    assert stats["n"] == 4 and stats["nonfinite"] == 1
+
+
+def test_main_table_rows_and_mean_over_two_seeds_by_hand():
+    seed0 = _table([("source", 90, 88, True), ("source", 80, 92, True),
+                    ("average", 0, 91, True), ("rebuilt", 0, 87, True),
+                    ("generated", 85, 89, True), ("generated", 86, 85, True)])
+    seed1 = _table([("source", 90, 90, True), ("source", 91, 86, True),
+                    ("average", 0, 89, True), ("rebuilt", 0, 89, True),
+                    ("generated", 70, 91, True), ("generated", 99, 0, False),
+                    ("generated", 71, 87, True)])
+    table = main_table({0: seed0, 1: seed1}).set_index("row")
+    expected = {  # row: (seed 0, seed 1)
+        "original (best source, chosen on test)": (92, 90),
+        "ensemble (weight average of sources)": (91, 89),
+        "p-diff (best generated, chosen on test)": (89, 91),
+        "sources mean": (90, 88),
+        "generated mean": (87, 89),
+        "generated median": (87, 89),
+        "original, chosen on validation (honest)": (88, 86),
+        "p-diff, chosen on validation (honest)": (85, 87),
+        "generated sets with NaN/Inf (excluded above)": (0, 1),
+        "AE-rebuilt sources mean (the decoder's ceiling)": (87, 89),
+    }
+    for row, (a, b) in expected.items():
+        assert table.loc[row, "seed 0"] == a, row
+        assert table.loc[row, "seed 1"] == b, row
+        assert table.loc[row, "mean over seeds"] == (a + b) / 2, row
+
+
+def test_ablation_row_averages_seeds_and_keeps_its_own_sources():
+    a0 = _table([("source", 0, 80, True), ("generated", 0, 70, True),
+                 ("generated", 0, 74, True)])
+    a1 = _table([("source", 0, 84, True), ("generated", 0, 76, True)])
+    default = _table([("source", 1, 90, True), ("source", 2, 92, True)])
+    table = ablation_table("k", [("8", a0), ("8", a1)], [default]).set_index("k")
+    assert table.loc["sources (default)", "best"] == 92
+    assert table.loc["sources (default)", "mean"] == 91
+    # generated best over seeds: (74 + 76) / 2; mean: (72 + 76) / 2; own sources (80 + 84) / 2
+    assert table.loc["8", "best"] == 75 and table.loc["8", "mean"] == 74
+    assert table.loc["8", "sources_mean"] == 82 and table.loc["8", "seeds"] == 2

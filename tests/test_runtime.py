@@ -47,11 +47,16 @@ def test_a_gpu_held_by_another_process_is_skipped_until_it_exits(lock_dir):
 def test_processes_seeing_different_gpu_lists_lock_by_physical_gpu(lock_dir, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     assert runtime.visible_gpu_ids(2) == ["3", "5"]
-    runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir)
-    assert (lock_dir / "gpu-3.lock").exists()
+    held = runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir)  # kept: its lock stays
+    assert held.index == 0 and (lock_dir / "gpu-3.lock").exists()
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,3")
     # GPU 3 is now listed second; it is still held, so GPU 5 (index 0) is claimed.
-    assert runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir, timeout=0).index == 0
+    other = runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir, timeout=0)
+    assert other.index == 0
+    with pytest.raises(RuntimeError, match="held"):  # both physical GPUs are taken
+        runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir, timeout=0)
+    held.release()
+    assert runtime.claim_gpu(runtime.visible_gpu_ids(2), lock_dir, timeout=0).index == 1
 
 
 def fake_gpus(monkeypatch, count):

@@ -62,3 +62,17 @@ def test_normalization_of_a_single_constant_row_does_not_divide_by_zero(last_two
     m = torch.ones(1, last_two_bn.dim)
     mean, std = normalization_stats(m, last_two_bn)
     assert torch.isfinite((m - mean) / std).all()
+
+
+def test_normalization_stats_and_round_trip_by_hand():
+    # tensor a (2 values) and b (1 value); a's four values 1, 3, 3, 5: mean 3, population
+    # std sqrt(2); b is constant (10, 10): mean 10, std 0, so its scale is 1
+    subset = ParameterSubset(("a", "b"), ((2,), (1,)))
+    m = torch.tensor([[1.0, 3.0, 10.0], [3.0, 5.0, 10.0]])
+    mean, std = normalization_stats(m, subset)
+    assert mean.tolist() == [3.0, 3.0, 10.0]
+    assert torch.allclose(std, torch.tensor([2 ** 0.5, 2 ** 0.5, 1.0]))
+    z = (m - mean) / std
+    assert torch.allclose(z, torch.tensor([[-2, 0, 0], [0, 2, 0]]) / torch.tensor(
+        [2 ** 0.5, 2 ** 0.5, 1.0]))
+    assert torch.allclose(z * std + mean, m)  # swapped mean and std would not come back

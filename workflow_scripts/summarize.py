@@ -7,7 +7,8 @@ with runtime.output_to(snakemake.log[0]):
         dict(zip(seeds, snakemake.input.evaluations, strict=True)),
         dict(zip(seeds, snakemake.input.ae_metrics, strict=True)),
         dict(zip(seeds, snakemake.input.ldm_metrics, strict=True)),
-        snakemake.output.csv, snakemake.output.md)
+        snakemake.output.csv, snakemake.output.md, variant=snakemake.params.variant)
+    print(f"Variant {snakemake.params.variant}")
     print(table.to_markdown(index=False, floatfmt=".2f"))
     for line in verdict:
         print(line)
