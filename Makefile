@@ -45,8 +45,8 @@ lint: setup ## ruff and snakemake --lint (fails on any lint)
 bench: setup ## the benchmark (run `make run` first for all sections)
 	$(BIN)/python bench/bench.py
 
-report: setup ## report.html with every table and plot of the results so far
-	$(SNAKEMAKE) --report report.html
+report: setup ## report.html with every table and plot made so far (CONFIG="a.yaml b.yaml" for another experiment)
+	$(SNAKEMAKE) results_so_far --report report.html $(if $(CONFIG),--configfile $(CONFIG))
 
 $(BIN)/.slurm-plugin: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[slurm]'

@@ -20,6 +20,7 @@ include: "rules/train_ldm.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
 include: "rules/summarize.smk"
+include: "rules/export.smk"
 include: "rules/ablations.smk"
 include: "rules/memorization.smk"
 include: "rules/paper_table.smk"
@@ -33,12 +34,20 @@ localrules:
     summarize,
     ablation_table,
     similarity_by_k,
+    results_so_far,
+    export_models,
 
 
 rule all:
     input:
         get_final_targets(),
     default_target: True
+
+
+rule results_so_far:
+    """Every table and plot of this experiment made so far (`--report report.html`)."""
+    input:
+        get_report_targets(),
 
 
 onsuccess:

@@ -148,19 +148,20 @@ def read_yaml(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
-# Settings that leave an experiment's results as they are: its name, which seeds and ablations
-# run, the device, where the data files come from, and extra named locations.
-RESULT_NEUTRAL = {"experiment", "seeds", "ablations", "device", "paper_table", "data.root",
-                  "data.cache", "data.download"}
+# Settings that leave an experiment's results as they are: its name, which seeds, ablations
+# and exports run, the device, where the data files come from, and extra named locations.
+RESULT_NEUTRAL = {"experiment", "seeds", "ablations", "device", "paper_table", "export",
+                  "data.root", "data.cache", "data.download"}
 
 
 def differences(config: dict, reference: dict, prefix: str = "") -> dict[str, object]:
     """{dotted key: value in config} of every setting in which two validated configs differ,
-    RESULT_NEUTRAL keys and locations that `reference` does not name left out."""
+    RESULT_NEUTRAL keys left out, and named locations compared only where both name them."""
     out = {}
     for key in sorted(set(config) | set(reference), key=str):
         name = f"{prefix}{key}"
-        if name in RESULT_NEUTRAL or (prefix == "locations." and key not in reference):
+        if name in RESULT_NEUTRAL or (prefix == "locations." and
+                                      (key not in reference or key not in config)):
             continue
         a, b = config.get(key), reference.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
@@ -173,8 +174,10 @@ def differences(config: dict, reference: dict, prefix: str = "") -> dict[str, ob
 def check_variant_is_named(given: dict, config: dict, default_path: str | Path) -> None:
     """Refuse a config that changes results-relevant settings of the default experiment
     (`default_path`) without naming an experiment of its own: its results would overwrite
-    the default's under the same results/<experiment>/."""
-    if given.get("experiment") is not None:
+    the default's under the same results/<experiment>/. A config that carries a paper
+    table is not checked: its cells are the experiments, each named after its data set and
+    network."""
+    if given.get("experiment") is not None or config["paper_table"]["tasks"]:
         return
     default = load_config(default_path)
     if config["experiment"] != default["experiment"]:

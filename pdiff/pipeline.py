@@ -9,7 +9,7 @@ import torch
 
 from pdiff import data as data_mod
 from pdiff import runtime
-from pdiff.autoencoder import NoisyAutoencoder, build_autoencoder, train_autoencoder
+from pdiff.autoencoder import build_autoencoder, train_autoencoder
 from pdiff.evaluation import (
     accuracy,
     evaluate_groups,
@@ -19,11 +19,11 @@ from pdiff.evaluation import (
     split_network,
     weight_average,
 )
+from pdiff.generator import draw, load_autoencoder, load_ldm, parse_sampler, scheduler
 from pdiff.io import (
     ArtifactError,
     atomic_path,
     load_json,
-    load_module,
     load_tensors,
     save_json,
     save_module,
@@ -210,13 +210,6 @@ def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return (t["matrix"] - t["mean"]) / t["std"], t["mean"], t["std"]
 
 
-def _load_ae(path: str) -> NoisyAutoencoder:
-    state, conf = load_module(path)
-    ae = build_autoencoder(conf)
-    ae.load_state_dict(state)
-    return ae.eval()
-
-
 def rebuilt_index(k: int, n: int) -> torch.Tensor:
     """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
     through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
@@ -339,14 +332,6 @@ def _ldm_config(cfg: dict, kind: str, latent_shape: tuple[int, int]) -> dict:
             "blocks": m["blocks"], "time_dim": m["time_dim"]}
 
 
-def _scheduler(cfg: dict, kind: str = "ddpm"):
-    from pdiff.diffusion import make_scheduler
-
-    m = cfg["ldm"]
-    return make_scheduler(kind, m["timesteps"], m["beta_start"], m["beta_end"],
-                          m["beta_schedule"], m["prediction"], m["clip_sample"])
-
-
 def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std (broadcastable to one latent) that bring the source latents to unit
     scale for the DDPM. global: one std about zero (the paper's latents, rescaled);
@@ -376,7 +361,7 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, o
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("train_ldm").info
     rows, _, _ = _normalized(matrix_path)
-    ae = _load_ae(ae_path).to(device)
+    ae = load_autoencoder(ae_path).to(device)
     with torch.no_grad():
         latents = ae.encode(rows.to(device)).cpu()
     m = cfg["ldm"]
@@ -388,7 +373,7 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, o
     denoiser = build_denoiser(conf)
     log(f"{kind} denoiser with {sum(p.numel() for p in denoiser.parameters())} parameters")
     denoiser, history = train_denoiser(
-        denoiser, (latents - mean) / std, _scheduler(cfg), steps=m["steps"],
+        denoiser, (latents - mean) / std, scheduler(cfg["ldm"]), steps=m["steps"],
         batch_size=m["batch_size"], lr=m["lr"], weight_decay=m["weight_decay"], seed=seed,
         device=device, lr_schedule=m["lr_schedule"], warmup_steps=m["warmup_steps"],
         ema_decay=m["ema_decay"], log=log, log_every=m["log_every"])
@@ -399,47 +384,20 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, o
                "latent_std_across_sources": spread, "history": history}, out_metrics)
 
 
-def load_ldm(path: str):
-    """A trained denoiser, the latent shape it samples and the mean and std that bring its
-    samples back to the AE's latent scale."""
-    from pdiff.denoiser import build_denoiser
-
-    state, conf = load_module(path)
-    mean, std = state.pop("latent_mean"), state.pop("latent_std")
-    shape = tuple(conf.pop("latent_shape"))
-    denoiser = build_denoiser(conf)
-    denoiser.load_state_dict(state)
-    return denoiser.eval(), shape, mean, std
-
-
 def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
              seed: int, out: str, threads: int = 1) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
-    from pdiff.diffusion import sample
-
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("generate").info
     kind, steps = parse_sampler(sampler)
     _, mean, std = _normalized(matrix_path)
-    ae = _load_ae(ae_path).to(device)
-    denoiser, shape, z_mean, z_std = load_ldm(ldm_path)
     n = cfg["generate"]["n"]
-    latents = sample(denoiser, _scheduler(cfg, kind), n, shape, steps, seed, device)
-    latents = latents * z_std + z_mean
-    with torch.no_grad():
-        params = ae.decode(latents.to(device)).cpu() * std + mean
+    params, latents = draw(load_autoencoder(ae_path), *load_ldm(ldm_path), mean, std,
+                           cfg["ldm"], n, seed, sampler, device)
     bad = int((~finite_rows(params)).sum())
     log(f"{n} sets sampled with {kind}, {steps} steps; {bad} hold NaN or Inf")
     save_tensors({"params": params, "latents": latents}, out,
                  metadata={"sampler": kind, "steps": steps})
-
-
-def parse_sampler(name: str) -> tuple[str, int]:
-    """'ddim-50' -> ('ddim', 50)."""
-    kind, _, steps = name.partition("-")
-    if not steps.isdigit():
-        raise ValueError(f"sampler '{name}' is not of the form KIND-STEPS (e.g. ddpm-1000)")
-    return kind, int(steps)
 
 
 def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
@@ -459,7 +417,8 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     e = cfg["evaluate"]
     picked = rebuilt_index(k, e["rebuilt"])
     with torch.no_grad():
-        rebuilt = _load_ae(ae_path)((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
+        ae = load_autoencoder(ae_path)
+        rebuilt = ae((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
     groups = {"average": weight_average(sources), "rebuilt": rebuilt,
               "generated": load_tensors(generated_path, check_finite=False)["params"]}
     res = evaluate_groups(model, subset, groups,
@@ -483,6 +442,29 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     for group, rows in table.groupby("group", sort=False):
         log(f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
             f"mean {rows.test_acc.mean():.2f}")
+
+
+def export_models(cfg: dict, data_path: str, base_path: str, matrix_path: str,
+                  layout_path: str, generated_path: str, evaluation_csv: str,
+                  predictions_path: str, provenance: dict, out_dir: str) -> None:
+    """Stage export_models: the best generated sets on validation (or all) as complete
+    networks with their metadata, a models.csv and a model card (see pdiff.export)."""
+    from pdiff.export import choose, write_models
+    from pdiff.generator import network_spec
+
+    log = runtime.get_logger("export_models").info
+    x = cfg["export"]
+    chosen = choose(pd.read_csv(evaluation_csv), x["top"], x["all"])
+    subset = ParameterSubset.from_dict(load_json(layout_path))
+    p = load_tensors(predictions_path)
+    table = write_models(
+        load_tensors(generated_path, check_finite=False)["params"], chosen,
+        load_tensors(base_path), subset, load_tensors(matrix_path)["matrix"],
+        p["generated_predictions"], p["source_predictions"], p["test_labels"],
+        network_spec(cfg, data_path), {**provenance, "subset_dim": subset.dim,
+                                       "config": cfg}, out_dir)
+    log(f"{len(table)} models exported to {out_dir}: test acc "
+        f"{', '.join(f'{a:.2f}' for a in table.test_acc)}")
 
 
 def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
@@ -598,7 +580,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
            "pdiff_source": wrong_prediction_iou(preds["p-diff"], preds["source"], labels)}
     save_tensors(sim, out_similarity)
     similarity_scatter(models, out_scatter)
-    ae = _load_ae(ae_path)
+    ae = load_autoencoder(ae_path)
     noisy = f"noise x{m['tsne_noise']} std"
     with torch.no_grad():
         latents = {n: ae.encode(((groups[n] - mean) / std)[finite_rows(groups[n])])

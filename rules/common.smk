@@ -55,6 +55,7 @@ LDM_METRICS = f"{DENOISER}/ldm.json"
 GENERATED = f"{SAMPLES}/generated.safetensors"
 EVALUATION = f"{SAMPLES}/evaluation.csv"
 PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
+EXPORT = f"{SAMPLES}/export"
 MAIN_TABLE = get_main_table(config["experiment"])
 MAIN_TABLE_MD = str(Path(MAIN_TABLE).with_suffix(".md"))
 ABLATION = f"{RESULTS}/ablations/ablation_{{axis}}"
@@ -137,6 +138,13 @@ def get_default_variant():
                 sampler=config["generate"]["sampler"])
 
 
+def get_provenance(wildcards):
+    """What an exported model records of the run that made it."""
+    variant = {key: wildcards[key] for key in ("location", "k", "noise", "denoiser", "sampler")}
+    return {"experiment": config["experiment"], "seed": int(wildcards.seed),
+            "variant": variant}
+
+
 def get_ablation_variants(axis):
     """(seed, wildcard values) of every variant of one axis, the others at the default."""
     return [(seed, {**get_default_variant(), axis: value})
@@ -167,11 +175,23 @@ def get_k_predictions(wildcards=None):
 
 
 def get_memorization_targets():
-    """Every output of `snakemake memorization`: per seed, and the K plot."""
-    per_seed = expand([MEMORIZATION_CSV, MEMORIZATION_MD, MEMORIZATION_MODELS,
-                       MEMORIZATION_SCATTER, MEMORIZATION_TSNE],
-                      seed=config["seeds"], **get_default_variant())
-    return per_seed + [SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG]
+    """Every output of `snakemake memorization`: the default variant's, per seed."""
+    return expand([MEMORIZATION_CSV, MEMORIZATION_MD, MEMORIZATION_MODELS,
+                   MEMORIZATION_SCATTER, MEMORIZATION_TSNE],
+                  seed=config["seeds"], **get_default_variant())
+
+
+def get_similarity_by_k_targets():
+    """The outputs of `snakemake memorization_by_k` (which trains every K of the grid)."""
+    return [SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG]
+
+
+def get_report_targets():
+    """This experiment's report: the main table, and every ablation, memorization and
+    similarity-by-K output that exists already (parts not run are left out)."""
+    made = [MAIN_TABLE, *get_ablation_targets(), *get_memorization_targets(),
+            *get_similarity_by_k_targets()]
+    return [MAIN_TABLE] + [path for path in made[1:] if Path(path).exists()]
 
 
 def get_main(path):
@@ -232,4 +252,7 @@ def print_main_table():
     plots = sorted(Path(RESULTS).rglob("*.png"))
     if plots:
         print("Plots:\n" + "\n".join(f"  {p}" for p in plots))
-    print("Report with every table and plot: snakemake --report report.html")
+    files = [str(Path(f)) for f in workflow.overwrite_configfiles or []]
+    args = " ".join(["--configfile", *files]) if files else ""
+    print(f"Report with every table and plot made so far: snakemake results_so_far "
+          f"--report report.html {args}".rstrip())

@@ -36,9 +36,11 @@ rule similarity_by_k:
     input:
         get_k_predictions,
     output:
-        csv=SIMILARITY_BY_K_CSV,
+        csv=report(SIMILARITY_BY_K_CSV, caption="../report/similarity_by_k.rst",
+                   category="Memorization"),
         md=SIMILARITY_BY_K_MD,
-        png=SIMILARITY_BY_K_PNG,
+        png=report(SIMILARITY_BY_K_PNG, caption="../report/similarity_by_k.rst",
+                   category="Memorization"),
     log:
         log_path(SIMILARITY_BY_K_CSV),
     params:
@@ -50,5 +52,12 @@ rule similarity_by_k:
 
 
 rule memorization:
+    """The memorization analysis of the default variant (every seed)."""
     input:
         get_memorization_targets(),
+
+
+rule memorization_by_k:
+    """Similarity to the sources for every K of the ablation grid (trains each K's AE/LDM)."""
+    input:
+        get_similarity_by_k_targets(),

@@ -13,7 +13,8 @@ def analyses(tiny_run, tmp_path_factory):
     """The grid and memorization on a copy of the tiny run (which other tests compare with)."""
     run = tmp_path_factory.mktemp("grid")
     shutil.copytree(tiny_run, run, symlinks=True, dirs_exist_ok=True)
-    out = snakemake(run, "ablations", "memorization", "--configfile", str(TINY), timeout=1500)
+    out = snakemake(run, "ablations", "memorization", "memorization_by_k", "--configfile",
+                    str(TINY), timeout=1500)
     return run / "results" / "tiny", out.stdout + out.stderr
 
 
@@ -56,7 +57,8 @@ def test_every_variant_but_the_head_generates_near_its_own_sources(analyses):
 @pytest.mark.slow
 @pytest.mark.xfail(reason="known failure at tiny size: 200 LDM steps are too few for the "
                    "head (D = 170); measured generated mean 35.9 (median 40.0, worst 13.3) "
-                   "against its sources' 50.3, the AE rebuilding them at 51.2", strict=False)
+                   "against its sources' 50.3, the AE rebuilding them at 51.2. With ldm.steps "
+                   "800 the same head gives 51.3 (tests keep 200 for time)", strict=False)
 def test_the_head_generates_near_its_own_sources(analyses):
     res, _ = analyses
     loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
@@ -95,3 +97,21 @@ def test_memorization_outputs(analyses):
     by_k = pd.read_csv(res / "memorization" / "similarity_by_k.csv")
     assert by_k.k.tolist() == [8, 16]
     assert (by_k.max_sim_min <= by_k.max_sim_max).all()
+
+
+@pytest.mark.slow
+def test_memorization_is_the_default_variant_only_and_the_report_has_every_part(analyses):
+    res, _ = analyses
+    run = res.parents[1]
+    plan = snakemake(run, "memorization", "--configfile", str(TINY), "-n", "--forceall",
+                     "--quiet", "rules")
+    # the default variant's chain only: one AE and one LDM, not the K grid's
+    rules = {line.split()[0]: int(line.split()[-1])
+             for line in (plan.stdout + plan.stderr).splitlines()
+             if line.strip() and line.split()[-1].isdigit()}
+    assert rules["train_ae"] == 1 and rules["train_ldm"] == 1, rules
+    snakemake(run, "results_so_far", "--report", str(run / "report.html"), "--configfile",
+              str(TINY))
+    html = (run / "report.html").read_text()
+    for part in ("main_table.csv", "ablation_k.csv", "memorization.csv", "similarity_by_k.csv"):
+        assert part in html, part

@@ -69,3 +69,32 @@ def test_checkpoints_that_disagree_stop_with_the_files_name(byo):
     log = (work / "results/byo_bad/logs/seed0/last_layers/checkpoints.log").read_text()
     assert "step_0005.pt: tensor 'out.weight' has shape (10, 10), step_0000.pt has (10, 64)" in log
     assert not (work / "results/byo_bad/seed0/last_layers/checkpoints").exists()
+
+
+def test_exported_models_load_strictly_into_the_users_own_network(byo):
+    """`snakemake export`: complete state dicts with the user's key names, loadable into a
+    network of their own making with strict=True."""
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    work, env, _ = byo
+    snakemake(work, "export", "--configfile", str(EXAMPLE / "config.yaml"),
+              str(work / "small.yaml"), "--config", "export={top: 3}", env=env)
+    export = next((work / "results/byo_mlp").rglob("export"))
+    files = sorted(export.glob("model_*.safetensors"))
+    assert len(files) == 3 and (export / "models.csv").exists()
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from byo_net import build
+
+        net = build(hidden=64)
+        net.load_state_dict(load_file(files[0]), strict=True)
+        import pdiff
+
+        loaded = pdiff.load_model(files[0])
+        x = torch.randn(4, 1, 28, 28)
+        assert torch.equal(loaded(x), net.eval()(x))
+    finally:
+        sys.path.remove(str(EXAMPLE))

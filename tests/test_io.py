@@ -106,3 +106,65 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
         param_matrix(cfg, str(tmp_path / "data.safetensors"), str(tmp_path / "other.safetensors"),
                      str(ckpts), "last_two_bn", 1, str(tmp_path / "m.safetensors"),
                      str(tmp_path / "layout.json"))
+
+
+def _exported(tmp_path, net_name="small_cnn", kwargs=None):
+    """One model written by pdiff.export.write_models, with a network spec of that name."""
+    import pandas as pd
+
+    from pdiff.export import write_models
+    from pdiff.generator import build_from_spec
+    from pdiff.subset import ParameterSubset
+
+    spec = {"name": net_name, "kwargs": kwargs or {}, "in_channels": 1, "num_classes": 10,
+            "image_size": 28, "input_size": None}
+    torch.manual_seed(0)
+    net = build_from_spec(spec)
+    subset = ParameterSubset.from_model(net, [next(n for n, _ in net.named_parameters())])
+    row = subset.flatten(dict(net.named_parameters())).detach()
+    rows = torch.stack([row, row + 1])
+    chosen = pd.DataFrame({"group": "generated", "index": [1], "val_acc": [50.0],
+                           "test_acc": [40.0], "finite": True})
+    preds = torch.zeros(2, 5, dtype=torch.long)
+    write_models(rows, chosen, net.state_dict(), subset, rows[:1], preds, preds[:1],
+                 torch.zeros(5, dtype=torch.long), spec,
+                 {"experiment": "x", "seed": 0, "subset_dim": subset.dim,
+                  "variant": {"location": "l", "k": 1, "noise": "both", "denoiser": "conv",
+                              "sampler": "ddpm-10"}}, tmp_path / "export")
+    return tmp_path / "export" / "model_001.safetensors", net, subset, rows[1]
+
+
+@pytest.mark.parametrize("name, kwargs", [("small_cnn", {"channels": [4, 8, 8], "hidden": 16}),
+                                          ("resnet18", {})])
+def test_an_exported_model_loads_strictly_with_its_generated_subset(tmp_path, name, kwargs):
+    import pdiff
+
+    path, net, subset, row = _exported(tmp_path, name, kwargs)
+    model = pdiff.load_model(path)
+    state = model.state_dict()
+    assert state.keys() == net.state_dict().keys()
+    for tensor_name, value in subset.unflatten(row).items():
+        assert torch.equal(state[tensor_name], value)
+    # a network built the usual way takes the file with strict=True
+    from safetensors.torch import load_file
+
+    net.load_state_dict(load_file(path), strict=True)
+    assert torch.equal(net.state_dict()[subset.names[0]], state[subset.names[0]])
+
+
+def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
+    from pdiff.export import load_into, load_model
+    from pdiff.generator import build_from_spec
+
+    path, _, _, _ = _exported(tmp_path, "small_cnn", {"channels": [4, 8, 8], "hidden": 16})
+    other = build_from_spec({"name": "small_cnn", "kwargs": {"channels": [4, 8, 16],
+                             "hidden": 16}, "in_channels": 1, "num_classes": 10,
+                             "image_size": 28})
+    with pytest.raises(ArtifactError, match=r"model_001.safetensors: does not fit this network"
+                       r": 'conv3.weight' is \(8, 8, 3, 3\) in the file, \(16, 8, 3, 3\) "
+                       r"in the network"):
+        load_into(other, path)
+    plain = tmp_path / "plain.safetensors"
+    save_tensors({"w": torch.ones(2)}, plain)
+    with pytest.raises(ArtifactError, match="plain.safetensors: not a model exported by pdiff"):
+        load_model(plain)

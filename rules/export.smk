@@ -1,0 +1,27 @@
+rule export_models:
+    """The best generated models of a variant as complete networks (safetensors + card)."""
+    input:
+        data=DATA,
+        base=BASE,
+        matrix=PARAM_MATRIX,
+        layout=LAYOUT,
+        generated=GENERATED,
+        evaluation=EVALUATION,
+        predictions=PREDICTIONS,
+    output:
+        directory(EXPORT),
+    log:
+        log_path(EXPORT),
+    params:
+        cfg=get_cfg("data", "network", "export", "collect", "ae", "ldm", "generate"),
+        provenance=lambda wildcards: get_provenance(wildcards),
+    conda:
+        "../envs/pdiff.yaml"
+    script:
+        "../workflow_scripts/export_models.py"
+
+
+rule export:
+    """Exported models of the default variant, every seed (`export:` in the config)."""
+    input:
+        get_main(EXPORT),
