@@ -20,19 +20,22 @@ def save_figure(fig, path: str) -> None:
 
 
 def ablation_plot(table: pd.DataFrame, axis: str, path: str) -> None:
-    """Best / mean / median test accuracy of generated models per value of an axis, with the
-    default sources' values as dashed lines and each variant's own sources' mean dotted."""
+    """Best / mean / median test accuracy of generated models per value of an axis, as points
+    (the values are categories: no line joins two variants), with each variant's own sources'
+    mean as a cross and the default sources' values as dashed lines, each in the legend."""
     src, rows = table.iloc[0], table.iloc[1:]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = range(len(rows))
     for stat, marker in (("best", "o"), ("mean", "s"), ("median", "^")):
-        line = ax.plot(x, rows[stat], marker=marker, label=f"generated {stat}")[0]
-        ax.axhline(src[stat], color=line.get_color(), ls="--", lw=0.8)
-    ax.plot(x, rows["sources_mean"], "k:", marker="x", label="own sources mean")
+        points = ax.plot(x, rows[stat], marker=marker, ls="none", label=f"generated {stat}")[0]
+        ax.axhline(src[stat], color=points.get_color(), ls="--", lw=0.8,
+                   label=f"default sources {stat}")
+    ax.plot(x, rows["sources_mean"], "kx", ls="none", label="own sources mean")
     ax.set_xticks(list(x), [str(v) for v in rows[axis]])
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_xlabel(axis)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"ablation over {axis} (dashed: default sources)")
+    ax.set_title(f"ablation over {axis}")
     ax.legend(fontsize=8)
     save_figure(fig, path)
 

@@ -150,12 +150,40 @@ def output_to(log_file: str | None):
     if not log_file:
         yield
         return
-    with open(log_file, "w") as f, contextlib.redirect_stderr(f), contextlib.redirect_stdout(f):
-        try:
-            yield
-        except Exception as e:
-            print(f"ERROR: {type(e).__name__}: {e}", file=f)
-            raise
+    with open(log_file, "w") as raw:
+        f = _Lines(raw)
+        with contextlib.redirect_stderr(f), contextlib.redirect_stdout(f):
+            try:
+                yield
+            except Exception as e:
+                print(f"ERROR: {type(e).__name__}: {e}", file=f)
+                raise
+
+
+class _Lines:
+    """A log file that takes a progress bar's carriage returns as line ends, so the file
+    reads as one line per update instead of raw control characters."""
+
+    def __init__(self, f: IO[str]):
+        self._f = f
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        out = text.replace("\r", "\n")
+        while "\n\n" in out:
+            out = out.replace("\n\n", "\n")
+        if self._at_line_start and out.startswith("\n"):
+            out = out[1:]
+        if out:
+            self._f.write(out)
+            self._at_line_start = out.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 HOLD_ENV = "PDIFF_TEST_HOLD"

@@ -133,3 +133,16 @@ def test_bf16_on_cuda_computes_in_bf16(cnn):
     low = features(cnn, x, 32, cuda, "bf16")
     assert low.dtype == torch.bfloat16
     assert torch.allclose(low.float(), features(cnn, x, 32, cuda, "fp32"), atol=0.1, rtol=0.05)
+
+
+def test_a_log_file_gets_progress_bars_as_lines_without_carriage_returns(tmp_path):
+    from tqdm import tqdm
+
+    log = tmp_path / "stage.log"
+    with runtime.output_to(str(log)):
+        for _ in tqdm(range(3), desc="steps", mininterval=0):
+            pass
+        print("done")
+    text = log.read_text()
+    assert "\r" not in text and "\n\n" not in text
+    assert text.splitlines()[-1] == "done" and "steps: 100%" in text
