@@ -39,6 +39,7 @@ localrules:
 
 
 rule all:
+    """The default experiment: every stage of the default variant and the main table."""
     input:
         get_final_targets(),
     default_target: True

@@ -131,6 +131,13 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config key {key}: {e.message} (see {SCHEMA})") from None
     if config["experiment"] is None:
         config["experiment"] = experiment_name(config)
+    timesteps = config["ldm"]["timesteps"]
+    for sampler in [config["generate"]["sampler"], *config["ablations"]["sampler"]]:
+        steps = int(sampler.partition("-")[2])
+        if not 1 <= steps <= timesteps:
+            raise ConfigError(f"sampler '{sampler}': {steps} reverse steps, but the DDPM has "
+                              f"ldm.timesteps = {timesteps}; use at most {timesteps} steps "
+                              "(e.g. ddim-50) or raise ldm.timesteps")
     for name in [config["location"], *config["ablations"]["location"]]:
         if name not in config["locations"]:
             raise ConfigError(f"location '{name}' is not one of locations: "

@@ -86,8 +86,11 @@ def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_m
 
 
 def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
-            out_dir: str, out_csv: str, out_predictions: str, threads: int = 1) -> None:
-    """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step."""
+            out_dir: str, out_csv: str, out_predictions: str, out_state: str,
+            earlier: dict | None = None, why: str = "", threads: int = 1) -> None:
+    """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step; with
+    `earlier` (a shorter collection of the same run) its checkpoints are kept and training
+    continues after them."""
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("collect").info
     splits = _data(cfg, data_path)
@@ -95,12 +98,14 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
     subset = _subset(cfg, model, location)
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
-    collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, k=k,
-                        batch_size=c["batch_size"], lr=c["lr"],
+    log(f"collecting {k} checkpoints ({why or 'collect.k'})" +
+        (f"; the first ones are kept from {earlier['dir']}" if earlier else ""))
+    collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, out_state,
+                        k=k, batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
                         device=device, eval_batch=cfg["evaluate"]["batch_size"],
                         eval_sets=cfg["evaluate"]["sets_per_batch"],
-                        precision=cfg["precision"], log=log)
+                        precision=cfg["precision"], earlier=earlier, log=log)
 
 
 def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,

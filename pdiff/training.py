@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -12,7 +14,7 @@ from tqdm import tqdm
 
 from pdiff.data import Splits
 from pdiff.evaluation import accuracy, evaluate_groups, features, split_network
-from pdiff.io import atomic_dir, save_json, save_table, save_tensors
+from pdiff.io import atomic_dir, load_tensors, save_json, save_table, save_tensors
 from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
 
@@ -91,14 +93,38 @@ def checkpoint_name(i: int) -> str:
     return f"ckpt_{i:04d}.safetensors"
 
 
+def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """An optimizer's per-parameter state as flat tensors ('<param index>.<name>'), for a
+    safetensors file; its hyperparameters come from the config again on loading."""
+    return {f"{i}.{name}": value.detach().cpu().clone().reshape(value.shape)
+            for i, state in opt.state_dict()["state"].items() for name, value in state.items()
+            if torch.is_tensor(value)}
+
+
+def optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict:
+    """The state dict of `opt` (a fresh optimizer of the same kind) with the per-parameter
+    state of `optimizer_tensors`."""
+    state = opt.state_dict()
+    per_param: dict[int, dict] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        per_param.setdefault(int(index), {})[name] = value
+    return {"state": per_param, "param_groups": state["param_groups"]}
+
+
 def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, steps: int,
                  batch_size: int, lr: float, weight_decay: float, optimizer: str, seed: int,
-                 device: torch.device, precision: str = "fp32"
+                 device: torch.device, precision: str = "fp32", start: int = 0,
+                 resume: dict | None = None, end_state: dict | None = None
                  ) -> Iterator[dict[str, torch.Tensor]]:
     """Train only the subset; yield its tensors (on the CPU) after each optimizer step.
 
     The network stays in eval mode: BatchNorm running statistics are frozen, so everything
-    outside the subset stays exactly as it was, as the method requires.
+    outside the subset stays exactly as it was, as the method requires. With `start` and
+    `resume` ({"params": the subset after step `start`, "optimizer": the optimizer's
+    `optimizer_tensors` then}) it continues a run at step `start` as if it had never
+    stopped; `end_state` receives the optimizer's state after the last step, for a later
+    continuation.
     """
     g = torch.Generator().manual_seed(seed)
     model.to(device).eval()
@@ -109,8 +135,15 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
     opt = make_optimizer(optimizer, [params[n] for n in subset.names], lr, weight_decay)
     x, y = data.images("train"), data.labels("train")
     it = batches(len(x), batch_size, g)
+    if start:
+        for _ in range(start):  # the same minibatches as the uninterrupted run from here on
+            next(it)
+        with torch.no_grad():
+            for n in subset.names:
+                params[n].copy_(resume["params"][n])
+        opt.load_state_dict(optimizer_state(opt, resume["optimizer"]))
     try:
-        for i in range(steps):
+        for i in range(start, steps):
             idx = next(it)
             with autocast(device, precision):
                 with torch.no_grad():
@@ -123,24 +156,39 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
             loss.backward()
             opt.step()
             yield {n: params[n].detach().cpu().clone() for n in subset.names}
+        if end_state is not None:
+            end_state.update(optimizer_tensors(opt))
     finally:
         for p in params.values():
             p.requires_grad_(False)
 
 
 def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
-                        out_csv: str, out_predictions: str, *, k: int, batch_size: int, lr: float,
-                        weight_decay: float, optimizer: str, seed: int, device: torch.device,
-                        eval_batch: int = 1000, eval_sets: int | str = "auto",
-                        precision: str = "fp32", log=print) -> pd.DataFrame:
+                        out_csv: str, out_predictions: str, out_state: str, *, k: int,
+                        batch_size: int, lr: float, weight_decay: float, optimizer: str,
+                        seed: int, device: torch.device, eval_batch: int = 1000,
+                        eval_sets: int | str = "auto", precision: str = "fp32",
+                        earlier: dict | None = None, log=print) -> pd.DataFrame:
     """Keep training only the subset, saving it after each of K optimizer steps; write every
-    checkpoint's validation and test accuracy (CSV) and test predictions."""
+    checkpoint's validation and test accuracy (CSV), test predictions, and the optimizer's
+    state at the end. With `earlier` (the dir, table, predictions and state of a shorter
+    collection of the same run), its checkpoints are kept byte for byte and not evaluated
+    again, and training continues from its last step."""
+    start, resume = 0, None
+    if earlier:
+        start = len(pd.read_csv(earlier["table"]))
+        resume = {"params": load_tensors(Path(earlier["dir"]) / checkpoint_name(start - 1)),
+                  "optimizer": load_tensors(earlier["state"])}
+    end: dict[str, torch.Tensor] = {}
     steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, seed=seed,
-                         device=device, precision=precision)
-    return save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
-                        device=device, eval_batch=eval_batch, eval_sets=eval_sets,
-                        precision=precision, log=log)
+                         device=device, precision=precision, start=start, resume=resume,
+                         end_state=end)
+    df = save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
+                      device=device, eval_batch=eval_batch, eval_sets=eval_sets,
+                      precision=precision, earlier=earlier, log=log)
+    save_tensors(end, out_state)
+    return df
 
 
 def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
@@ -148,25 +196,38 @@ def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
                  out_csv: str, out_predictions: str, *, device: torch.device,
                  origins: list[str] | None = None, eval_batch: int = 1000,
                  eval_sets: int | str = "auto", precision: str = "fp32",
-                 log=print) -> pd.DataFrame:
+                 earlier: dict | None = None, log=print) -> pd.DataFrame:
     """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
-    validation and test accuracy (CSV, with each one's origin) and test predictions."""
+    validation and test accuracy (CSV, with each one's origin) and test predictions. With
+    `earlier`, its checkpoints come first, copied, with their accuracies and predictions;
+    `checkpoints` yields the rest."""
+    kept = pd.read_csv(earlier["table"]) if earlier else pd.DataFrame()
     rows = []
     with atomic_dir(out_dir) as tmp:
-        for i, tensors in enumerate(tqdm(checkpoints, total=k, desc="sources", mininterval=5)):
-            save_tensors(tensors, tmp / checkpoint_name(i))
+        for i in range(len(kept)):
+            shutil.copy2(Path(earlier["dir"]) / checkpoint_name(i), tmp / checkpoint_name(i))
+        new = k - len(kept)
+        for i, tensors in enumerate(tqdm(checkpoints, total=new, desc="sources", mininterval=5)):
+            save_tensors(tensors, tmp / checkpoint_name(len(kept) + i))
             rows.append(subset.flatten(tensors))
     splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
     res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
-                          eval_batch, eval_sets, precision=precision)
-    df = pd.DataFrame({"checkpoint": [checkpoint_name(i) for i in range(k)],
-                       "origin": origins or [f"step {i}" for i in range(1, k + 1)],
-                       "val_acc": res["source", "val"][0].tolist(),
-                       "test_acc": res["source", "test"][0].tolist()})
+                          eval_batch, eval_sets, precision=precision) if rows else None
+    names = [checkpoint_name(i) for i in range(len(kept), k)]
+    df = pd.DataFrame({"checkpoint": names,
+                       "origin": (origins or [f"step {i}" for i in range(1, k + 1)])[len(kept):],
+                       "val_acc": res["source", "val"][0].tolist() if res else [],
+                       "test_acc": res["source", "test"][0].tolist() if res else []})
+    df = pd.concat([kept, df], ignore_index=True)
     # Test predictions of every checkpoint, so that no later stage evaluates a source again.
-    save_tensors({"test_predictions": res["source", "test"][1].to(torch.int16),
-                  "test_labels": data.labels("test")}, out_predictions)
+    preds = [res["source", "test"][1].to(torch.int16)] if res else []
+    if earlier:
+        preds.insert(0, load_tensors(earlier["predictions"])["test_predictions"])
+    save_tensors({"test_predictions": torch.cat(preds), "test_labels": data.labels("test")},
+                 out_predictions)
     save_table(df, out_csv)
-    log(f"{k} source checkpoints: test acc min {df.test_acc.min():.2f} "
-        f"mean {df.test_acc.mean():.2f} max {df.test_acc.max():.2f}")
+    log(f"{k} source checkpoints ({len(kept)} kept from {earlier['dir']}, {k - len(kept)} new)"
+        if earlier else f"{k} source checkpoints")
+    log(f"test acc min {df.test_acc.min():.2f} mean {df.test_acc.mean():.2f} "
+        f"max {df.test_acc.max():.2f}")
     return df

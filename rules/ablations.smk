@@ -1,4 +1,5 @@
 rule ablation_table:
+    """One ablation axis: a table (CSV, Markdown) and a plot of its variants."""
     input:
         variants=get_ablation_evaluations,
         sources=get_main(EVALUATION),
@@ -17,5 +18,6 @@ rule ablation_table:
 
 
 rule ablations:
+    """Every ablation axis of the config (`ablations:`), one varied at a time."""
     input:
         get_ablation_targets(),

@@ -1,6 +1,7 @@
 if config["checkpoints"]["dir"]:
 
     rule import_checkpoints:
+        """Your own checkpoints as the sources: the first K files of checkpoints.dir."""
         input:
             data=DATA,
             base=BASE,
@@ -15,7 +16,6 @@ if config["checkpoints"]["dir"]:
             bench_path(CHECKPOINT_TABLE)
         params:
             cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate", "precision"),
-            k=get_collect_k,
         threads: workflow.cores
         resources:
             gpu=1,
@@ -28,20 +28,23 @@ if config["checkpoints"]["dir"]:
 else:
 
     rule collect_checkpoints:
+        """K checkpoints of the subset, one per training step (a larger K continues a smaller)."""
         input:
+            unpack(get_earlier_collection),
             data=DATA,
             base=BASE,
         output:
             checkpoints=directory(CHECKPOINTS),
             table=CHECKPOINT_TABLE,
             predictions=SOURCE_PREDICTIONS,
+            state=COLLECT_STATE,
         log:
             log_path(CHECKPOINT_TABLE),
         benchmark:
             bench_path(CHECKPOINT_TABLE)
         params:
             cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
-            k=get_collect_k,
+            why=get_collection_reason,
         threads: workflow.cores
         resources:
             gpu=1,

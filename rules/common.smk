@@ -43,9 +43,11 @@ BENCH = f"{RESULTS}/benchmarks"
 DATA = f"{RESULTS}/data.safetensors"
 BASE = f"{RUN}/base.safetensors"
 BASE_METRICS = f"{RUN}/base.json"
-CHECKPOINTS = f"{SUBSET}/checkpoints"
-CHECKPOINT_TABLE = f"{SUBSET}/checkpoints.csv"
-SOURCE_PREDICTIONS = f"{SUBSET}/checkpoint_predictions.safetensors"
+COLLECTION = f"{SUBSET}/collect-{{n}}"
+CHECKPOINTS = f"{COLLECTION}/checkpoints"
+CHECKPOINT_TABLE = f"{COLLECTION}/checkpoints.csv"
+SOURCE_PREDICTIONS = f"{COLLECTION}/checkpoint_predictions.safetensors"
+COLLECT_STATE = f"{COLLECTION}/optimizer.safetensors"
 PARAM_MATRIX = f"{MATRIX}/param_matrix.safetensors"
 LAYOUT = f"{MATRIX}/layout.json"
 AE = f"{MODELS}/ae.safetensors"
@@ -78,6 +80,7 @@ EXPERIMENTS = Path(workflow.basedir) / "experiments"
 wildcard_constraints:
     seed=r"\d+",
     k=r"\d+",
+    n=r"\d+",
     location="|".join(config["locations"]),
     noise="none|input|latent|both",
     denoiser="conv|transformer",
@@ -115,14 +118,42 @@ def get_cfg(*sections):
     return {name: settings(name) for name in ("device", *sections)}
 
 
-def get_collect_k(wildcards):
-    """Checkpoints collected for a location: the largest K any target asks of it (the K
-    ablation varies the default location only). A smaller K takes the first K, so every K
-    shares one collection."""
-    ks = [config["collect"]["k"]]
-    if wildcards.location == config["location"]:
-        ks += config["ablations"]["k"]
-    return max(ks)
+def get_collection_size(wildcards):
+    """The collection a K reads its first K checkpoints from: collect.k checkpoints for K up
+    to collect.k (what the main run collects), else the largest K the ablation grid asks of
+    this location (the K ablation varies the default location only), which extends the
+    first collection."""
+    k, first = int(wildcards.k), config["collect"]["k"]
+    if k <= first:
+        return first
+    return max([first, *config["ablations"]["k"]] if wildcards.location == config["location"]
+               else [first])
+
+
+def get_collection(path):
+    """An input function: `path` (a collection's output) for the collection of this K."""
+    return lambda wildcards: expand(path, n=get_collection_size(wildcards),
+                                    **dict(wildcards.items()))[0]
+
+
+def get_earlier_collection(wildcards):
+    """A collection longer than collect.k continues the collect.k one: its outputs."""
+    first = config["collect"]["k"]
+    if int(wildcards.n) <= first:
+        return {}
+    paths = dict(earlier_checkpoints=CHECKPOINTS, earlier_table=CHECKPOINT_TABLE,
+                 earlier_predictions=SOURCE_PREDICTIONS, earlier_state=COLLECT_STATE)
+    return {key: expand(path, n=first, seed=wildcards.seed, location=wildcards.location)[0]
+            for key, path in paths.items()}
+
+
+def get_collection_reason(wildcards):
+    """Why a collection has this many checkpoints, for its log."""
+    n, first = int(wildcards.n), config["collect"]["k"]
+    if n <= first:
+        return f"collect.k = {first}"
+    return (f"ablations.k asks for K up to {n} at location {wildcards.location}; the first "
+            f"{first} are the collect.k collection's, {n - first} more steps continue it")
 
 
 def get_own_checkpoints():
@@ -204,7 +235,7 @@ def get_final_targets():
     default variant (listed, so that deleting one reruns it and what follows)."""
     stages = [BASE, CHECKPOINT_TABLE, PARAM_MATRIX, AE, LDM, GENERATED, EVALUATION]
     return [MAIN_TABLE, MAIN_TABLE_MD] + expand(
-        stages, seed=config["seeds"], **get_default_variant())
+        stages, seed=config["seeds"], n=config["collect"]["k"], **get_default_variant())
 
 
 def get_paper_cells():

@@ -1,4 +1,5 @@
 rule prepare_data:
+    """The data set's train / validation / test splits in one file."""
     output:
         DATA,
     log:

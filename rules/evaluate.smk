@@ -1,11 +1,12 @@
 rule evaluate:
+    """Accuracy of sources, their average, AE-rebuilt sources and generated sets."""
     input:
         data=DATA,
         base=BASE,
         matrix=PARAM_MATRIX,
         layout=LAYOUT,
-        checkpoint_table=CHECKPOINT_TABLE,
-        source_predictions=SOURCE_PREDICTIONS,
+        checkpoint_table=get_collection(CHECKPOINT_TABLE),
+        source_predictions=get_collection(SOURCE_PREDICTIONS),
         ae=AE,
         generated=GENERATED,
     output:

@@ -1,4 +1,5 @@
 rule generate:
+    """N new parameter sets: latents sampled by the DDPM, decoded by the AE."""
     input:
         matrix=PARAM_MATRIX,
         ae=AE,

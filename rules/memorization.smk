@@ -1,4 +1,5 @@
 rule memorization_baselines:
+    """Are generated models new? Similarity of p-diff and baseline models to the sources."""
     input:
         data=DATA,
         base=BASE,
@@ -33,6 +34,7 @@ rule memorization_baselines:
 
 
 rule similarity_by_k:
+    """Max similarity to the sources against K (from the K ablation's predictions)."""
     input:
         get_k_predictions,
     output:

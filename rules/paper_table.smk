@@ -17,6 +17,7 @@ for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
 
 
 rule paper_table:
+    """The paper's main table: every data set x architecture cell, gathered."""
     input:
         get_paper_tables,
     output:

@@ -1,8 +1,9 @@
 rule param_matrix:
+    """The first K checkpoints of the subset as a K x D matrix, its statistics and layout."""
     input:
         data=DATA,
         base=BASE,
-        checkpoints=CHECKPOINTS,
+        checkpoints=get_collection(CHECKPOINTS),
     output:
         matrix=PARAM_MATRIX,
         layout=LAYOUT,

@@ -1,4 +1,5 @@
 rule summarize:
+    """The main table over seeds, headed by its variant, with the generator's verdict."""
     input:
         evaluations=get_main(EVALUATION),
         ae_metrics=get_main(AE_METRICS),

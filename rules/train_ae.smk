@@ -1,4 +1,5 @@
 rule train_ae:
+    """The parameter autoencoder (noise on input and latent), with its overfit check."""
     input:
         data=DATA,
         base=BASE,

@@ -1,6 +1,7 @@
 if config["checkpoints"]["dir"]:
 
     rule import_base:
+        """Your own base weights (checkpoints.base, or the first checkpoint)."""
         input:
             data=DATA,
             checkpoints=get_own_checkpoints(),
@@ -23,6 +24,7 @@ if config["checkpoints"]["dir"]:
 else:
 
     rule train_base:
+        """The task network, trained from scratch (or from pretrained weights)."""
         input:
             data=DATA,
         output:

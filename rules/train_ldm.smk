@@ -1,4 +1,5 @@
 rule train_ldm:
+    """The latent DDPM on the AE's latents of the sources (conv or transformer)."""
     input:
         matrix=PARAM_MATRIX,
         ae=AE,

@@ -43,7 +43,7 @@ def test_own_network_and_checkpoints_run_end_to_end(byo):
     res = work / "results" / "byo_mlp"
     table = pd.read_csv(res / "main_table.csv").set_index("row")
     # The sources are the user's files, in name order, evaluated as they are.
-    sources = pd.read_csv(res / "seed0" / "last_layers" / "checkpoints.csv")
+    sources = pd.read_csv(res / "seed0" / "last_layers" / "collect-12" / "checkpoints.csv")
     assert sources.origin.tolist() == sorted(f.name for f in ckpts.iterdir())
     assert table.loc["original (best source, chosen on test)", "seed 0"] == sources.test_acc.max()
     assert sources.test_acc.min() > 50  # the user's model works, so the import kept its weights
@@ -66,9 +66,9 @@ def test_checkpoints_that_disagree_stop_with_the_files_name(byo):
                                                    "experiment": "byo_bad"}))
     proc = run(work, env, work / "small.yaml", work / "bad.yaml", check=False)
     assert proc.returncode != 0
-    log = (work / "results/byo_bad/logs/seed0/last_layers/checkpoints.log").read_text()
+    log = (work / "results/byo_bad/logs/seed0/last_layers/collect-12/checkpoints.log").read_text()
     assert "step_0005.pt: tensor 'out.weight' has shape (10, 10), step_0000.pt has (10, 64)" in log
-    assert not (work / "results/byo_bad/seed0/last_layers/checkpoints").exists()
+    assert not list((work / "results/byo_bad").rglob("checkpoints"))
 
 
 def test_exported_models_load_strictly_into_the_users_own_network(byo):

@@ -67,6 +67,8 @@ def test_command_line_strings_are_read_as_the_schema_types():
     ({"location": "nowhere"}, ["nowhere", "last_two_bn"]),
     ({"seeds": []}, ["seeds"]),
     ({"precision": "fp16"}, ["precision", "bf16"]),
+    ({"generate": {"sampler": "ddpm-2000"}}, ["ddpm-2000", "ldm.timesteps = 1000"]),
+    ({"ablations": {"sampler": ["ddim-0"]}}, ["ddim-0", "at most 1000"]),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
     with pytest.raises(ConfigError) as e:

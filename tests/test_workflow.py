@@ -64,8 +64,8 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     run = res / "seed0" / "last_two_bn"
     variant = run / "k16" / "noise-both"
     samples = variant / "ldm-conv" / "ddpm-100"
-    assert len(list((run / "checkpoints").glob("*.safetensors"))) == 16
-    ckpts = pd.read_csv(run / "checkpoints.csv")
+    assert len(list((run / "collect-16/checkpoints").glob("*.safetensors"))) == 16
+    ckpts = pd.read_csv(run / "collect-16/checkpoints.csv")
     assert len(ckpts) == 16 and ckpts.test_acc.min() > 30  # 1 epoch: about 43%
     base = load_file(res / "seed0" / "base.safetensors")
     assert json.loads((res / "seed0" / "base.json").read_text())["test_acc"] > 30  # about 43
@@ -231,3 +231,29 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
     rows = gen.sample(8, seed=0, sampler="ddpm-100")
     assert torch.equal(rows, load_file(run / SAMPLES / "generated.safetensors")["params"])
     assert len(gen.modules(rows[:2])) == 2
+
+
+@pytest.mark.slow
+def test_the_main_run_collects_collect_k_and_a_larger_k_extends_it(tiny_run, tmp_path):
+    """collect.k = 8 with K = 16 in the grid: the main run collects 8; the K = 16 matrix
+    continues that collection for 8 more steps, and the 16 checkpoints equal, byte for byte,
+    those of the tiny run's uninterrupted 16-step collection."""
+    ext = tmp_path / "ext.yaml"
+    ext.write_text("experiment: tiny\ncollect: {k: 8}\nablations: {k: [8, 16]}\n")
+    args = ("--configfile", str(TINY), str(ext))
+    plan = snakemake(tmp_path, *args, "-n")
+    assert "collect-8/checkpoints.csv" in plan.stdout and "collect-16" not in plan.stdout
+    run = tmp_path / "results/tiny/seed0/last_two_bn"
+    snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k8/layout.json"))
+    first = {p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()}
+    snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k16/layout.json"))
+    assert {p.name: p.stat().st_mtime_ns
+            for p in (run / "collect-8/checkpoints").iterdir()} == first  # not redone
+    fresh = tiny_run / "results/tiny/seed0/last_two_bn/collect-16"
+    files = sorted((run / "collect-16/checkpoints").iterdir())
+    assert [f.name for f in files] == sorted(p.name for p in (fresh / "checkpoints").iterdir())
+    assert all(f.read_bytes() == (fresh / "checkpoints" / f.name).read_bytes() for f in files)
+    extended, whole = (pd.read_csv(d / "checkpoints.csv") for d in (run / "collect-16", fresh))
+    pd.testing.assert_frame_equal(extended, whole)
+    log = (tmp_path / "results/tiny/logs/seed0/last_two_bn/collect-16/checkpoints.log")
+    assert "8 kept from" in log.read_text() and "ablations.k asks for K up to 16" in log.read_text()

@@ -2,8 +2,13 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.collect(snakemake.params.cfg, snakemake.input.data, snakemake.input.base,
-                     snakemake.wildcards.location, snakemake.params.k,
-                     int(snakemake.wildcards.seed), snakemake.output.checkpoints,
-                     snakemake.output.table, snakemake.output.predictions,
-                     threads=snakemake.threads)
+    i = snakemake.input
+    earlier = ({"dir": i.earlier_checkpoints, "table": i.earlier_table,
+                "predictions": i.earlier_predictions, "state": i.earlier_state}
+               if "earlier_table" in i.keys() else None)
+    pipeline.collect(snakemake.params.cfg, i.data, i.base, snakemake.wildcards.location,
+                     int(snakemake.wildcards.n), int(snakemake.wildcards.seed),
+                     out_dir=snakemake.output.checkpoints, out_csv=snakemake.output.table,
+                     out_predictions=snakemake.output.predictions,
+                     out_state=snakemake.output.state, earlier=earlier,
+                     why=snakemake.params.why, threads=snakemake.threads)

@@ -3,6 +3,6 @@ from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     pipeline.import_checkpoints(snakemake.params.cfg, snakemake.input.data, snakemake.input.base,
-                                snakemake.wildcards.location, snakemake.params.k,
+                                snakemake.wildcards.location, int(snakemake.wildcards.n),
                                 snakemake.output.checkpoints, snakemake.output.table,
                                 snakemake.output.predictions, threads=snakemake.threads)
