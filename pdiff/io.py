@@ -114,6 +114,23 @@ def load_json(path: str | os.PathLike):
         raise ArtifactError(f"{path}: cannot read JSON ({e})") from e
 
 
+def load_table(path: str | os.PathLike, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV table that a stage wrote; a missing, unreadable or truncated one (without
+    the `columns` it must have, or without rows) is an ArtifactError naming the file."""
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{path}: cannot read the table ({e}); delete it and rerun the "
+                            "rule that writes it") from e
+    missing = [c for c in columns if c not in df.columns]
+    if missing or df.empty:
+        what = f"lacks the columns {missing}" if missing else "has no rows"
+        raise ArtifactError(f"{path}: {what}; it is truncated or not pdiff's: delete it and "
+                            "rerun the rule that writes it")
+    return df
+
+
 def save_table(df: pd.DataFrame, csv_path: str | os.PathLike,
                md_path: str | os.PathLike | None = None, floatfmt: str = ".2f") -> None:
     """Write a table as CSV (and Markdown when asked), atomically."""

@@ -24,6 +24,7 @@ from pdiff.io import (
     ArtifactError,
     atomic_path,
     load_json,
+    load_table,
     load_tensors,
     save_json,
     save_module,
@@ -33,6 +34,9 @@ from pdiff.io import (
 from pdiff.networks import build_network
 from pdiff.subset import ParameterSubset, normalization_stats
 from pdiff.training import collect_checkpoints, train_base
+
+# What every evaluation table holds (a row per model).
+EVALUATION_COLUMNS = ("group", "index", "finite", "val_acc", "test_acc")
 
 
 def _data(cfg: dict, path: str) -> data_mod.Splits:
@@ -429,7 +433,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
     res = evaluate_groups(model, subset, groups,
                           {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
                           device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
-    ckpts = pd.read_csv(checkpoint_csv).iloc[:k]
+    ckpts = load_table(checkpoint_csv, ("val_acc", "test_acc")).iloc[:k]
     src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
     frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
                             "val_acc": ckpts.val_acc, "test_acc": ckpts.test_acc})]
@@ -459,7 +463,7 @@ def export_models(cfg: dict, data_path: str, base_path: str, matrix_path: str,
 
     log = runtime.get_logger("export_models").info
     x = cfg["export"]
-    chosen = choose(pd.read_csv(evaluation_csv), x["top"], x["all"])
+    chosen = choose(load_table(evaluation_csv, EVALUATION_COLUMNS), x["top"], x["all"])
     subset = ParameterSubset.from_dict(load_json(layout_path))
     p = load_tensors(predictions_path)
     table = write_models(
@@ -479,7 +483,7 @@ def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics
     generator lost to its sources."""
     from pdiff.reporting import diagnostics, generator_verdict, main_table
 
-    evals = {seed: pd.read_csv(p) for seed, p in eval_csvs.items()}
+    evals = {seed: load_table(p, EVALUATION_COLUMNS) for seed, p in eval_csvs.items()}
     table = main_table(evals, {seed: diagnostics(load_json(ae_metrics[seed]),
                                                  load_json(ldm_metrics[seed]))
                                for seed in eval_csvs})
@@ -498,7 +502,7 @@ def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) ->
     """Stage paper_table: (task, net, main table CSV) of every experiment in one table."""
     from pdiff.reporting import paper_grids
 
-    wide, best, honest = paper_grids([(t, n, pd.read_csv(p)) for t, n, p in cells])
+    wide, best, honest = paper_grids([(t, n, load_table(p, ("row",))) for t, n, p in cells])
     save_table(wide, out_csv)
     text = (f"original / ensemble / p-diff (best on test, mean over seeds)\n\n"
             f"{best.to_markdown()}\n\nchosen on validation: original / p-diff\n\n"
@@ -514,8 +518,9 @@ def ablation_table(axis: str, labels: list[str], eval_csvs: list[str], source_cs
     from pdiff.plots import ablation_plot
     from pdiff.reporting import ablation_table as build
 
-    table = build(axis, [(lab, pd.read_csv(p)) for lab, p in zip(labels, eval_csvs, strict=True)],
-                  [pd.read_csv(p) for p in source_csvs])
+    table = build(axis, [(lab, load_table(p, EVALUATION_COLUMNS))
+                   for lab, p in zip(labels, eval_csvs, strict=True)],
+                  [load_table(p, EVALUATION_COLUMNS) for p in source_csvs])
     save_table(table, out_csv, out_md)
     ablation_plot(table, axis, out_png)
     return table

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from pdiff.data import Splits
 from pdiff.evaluation import accuracy, evaluate_groups, features, split_network
-from pdiff.io import atomic_dir, load_tensors, save_json, save_table, save_tensors
+from pdiff.io import atomic_dir, load_table, load_tensors, save_json, save_table, save_tensors
 from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
 
@@ -176,7 +176,7 @@ def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits,
     again, and training continues from its last step."""
     start, resume = 0, None
     if earlier:
-        start = len(pd.read_csv(earlier["table"]))
+        start = len(load_table(earlier["table"], ("val_acc", "test_acc")))
         resume = {"params": load_tensors(Path(earlier["dir"]) / checkpoint_name(start - 1)),
                   "optimizer": load_tensors(earlier["state"])}
     end: dict[str, torch.Tensor] = {}
@@ -201,7 +201,7 @@ def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
     validation and test accuracy (CSV, with each one's origin) and test predictions. With
     `earlier`, its checkpoints come first, copied, with their accuracies and predictions;
     `checkpoints` yields the rest."""
-    kept = pd.read_csv(earlier["table"]) if earlier else pd.DataFrame()
+    kept = load_table(earlier["table"], ("val_acc", "test_acc")) if earlier else pd.DataFrame()
     rows = []
     with atomic_dir(out_dir) as tmp:
         for i in range(len(kept)):

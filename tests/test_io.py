@@ -168,3 +168,21 @@ def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
     save_tensors({"w": torch.ones(2)}, plain)
     with pytest.raises(ArtifactError, match="plain.safetensors: not a model exported by pdiff"):
         load_model(plain)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("", "cannot read the table"),
+    ("group,index\n", "lacks the columns ['finite', 'val_acc', 'test_acc']"),
+    ("group,index,finite,val_acc,test_acc\n", "has no rows"),
+    ('group,index\n"unclosed,1\n', "cannot read the table"),
+])
+def test_a_truncated_table_names_the_file_and_the_fix(tmp_path, content, words):
+    from pdiff.io import load_table
+    from pdiff.pipeline import EVALUATION_COLUMNS
+
+    path = tmp_path / "evaluation.csv"
+    path.write_text(content)
+    with pytest.raises(ArtifactError) as e:
+        load_table(path, EVALUATION_COLUMNS)
+    assert str(path) in str(e.value) and words in str(e.value)
+    assert "rerun the rule that writes it" in str(e.value)
