@@ -138,8 +138,10 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
     out, times, accs = Path(tempfile.mkdtemp()), {}, {}
     for sampler in ("ddpm-1000", "ddim-50"):
         t = time.perf_counter()
-        pipeline.generate(cfg, str(art["matrix"]), str(art["ae"]), str(art["ldm"]), sampler,
-                          0, str(out / f"{sampler}.safetensors"), threads=torch.get_num_threads())
+        pipeline.generate(cfg, matrix_path=str(art["matrix"]), ae_path=str(art["ae"]),
+                          ldm_path=str(art["ldm"]), sampler=sampler, seed=0,
+                          out=str(out / f"{sampler}.safetensors"),
+                          threads=torch.get_num_threads())
         times[sampler] = time.perf_counter() - t
         sets = load_tensors(out / f"{sampler}.safetensors")["params"]
         accs[sampler] = accuracy(predict_sets(model, subset, sets, x, CPU), y)

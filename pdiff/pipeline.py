@@ -65,7 +65,7 @@ def _subset(cfg: dict, model, location: str) -> ParameterSubset:
     return ParameterSubset.from_model(model, cfg["locations"][location])
 
 
-def prepare_data(cfg: dict, out: str) -> None:
+def prepare_data(cfg: dict, *, out: str) -> None:
     """Stage prepare_data: train/val/test split of the configured data set."""
     d = cfg["data"]
     data_mod.prepare_data(d["name"], out, root=d["root"], cache=d["cache"],
@@ -75,7 +75,7 @@ def prepare_data(cfg: dict, out: str) -> None:
                           checksums=d["checksums"])
 
 
-def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_metrics: str,
+def train_base_model(cfg: dict, *, data_path: str, seed: int, out_model: str, out_metrics: str,
                      threads: int = 1) -> None:
     """Stage train_base: the whole network, trained normally."""
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
@@ -89,7 +89,7 @@ def train_base_model(cfg: dict, data_path: str, seed: int, out_model: str, out_m
                precision=cfg["precision"], log=log)
 
 
-def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, seed: int,
+def collect(cfg: dict, *, data_path: str, base_path: str, location: str, k: int, seed: int,
             out_dir: str, out_csv: str, out_predictions: str, out_state: str,
             earlier: dict | None = None, why: str = "", threads: int = 1) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step; with
@@ -112,7 +112,7 @@ def collect(cfg: dict, data_path: str, base_path: str, location: str, k: int, se
                         precision=cfg["precision"], earlier=earlier, log=log)
 
 
-def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
+def import_base(cfg: dict, *, data_path: str, out_model: str, out_metrics: str,
                 threads: int = 1) -> None:
     """Stage import_base (own checkpoints): the network's full weights, from checkpoints.base
     or else the first checkpoint; everything outside the generated subset comes from here."""
@@ -147,7 +147,7 @@ def import_base(cfg: dict, data_path: str, out_model: str, out_metrics: str,
     save_json(metrics, out_metrics)
 
 
-def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str, k: int,
+def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: str, k: int,
                        out_dir: str, out_csv: str, out_predictions: str,
                        threads: int = 1) -> None:
     """Stage import_checkpoints (own checkpoints): the first K files of checkpoints.dir as
@@ -193,7 +193,7 @@ def import_checkpoints(cfg: dict, data_path: str, base_path: str, location: str,
             f"model uses the base's values there")
 
 
-def param_matrix(cfg: dict, data_path: str, base_path: str, ckpt_dir: str, location: str,
+def param_matrix(cfg: dict, *, data_path: str, base_path: str, ckpt_dir: str, location: str,
                  k: int, out_matrix: str, out_layout: str) -> None:
     """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
     splits = _data(cfg, data_path)
@@ -261,7 +261,7 @@ def overfit_check(conf: dict, row: torch.Tensor, val_accuracy, *, steps: int, lr
             "passed": bool(rebuilt_acc >= source_acc - tolerance)}
 
 
-def train_ae(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
+def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, layout_path: str,
              noise: str, seed: int, out_ae: str, out_metrics: str, threads: int = 1) -> None:
     """Stage train_ae: the parameter autoencoder, logging accuracy of rebuilt sources."""
     device = runtime.setup(seed, threads, cfg["device"])
@@ -358,7 +358,7 @@ def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.
     return mean, std.clamp_min(floor)
 
 
-def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, out_ldm: str,
+def train_ldm(cfg: dict, *, matrix_path: str, ae_path: str, kind: str, seed: int, out_ldm: str,
               out_metrics: str, threads: int = 1) -> None:
     """Stage train_ldm: the latent DDPM, with a denoiser of this kind (conv or transformer),
     on the encoded (noise-free) source latents."""
@@ -393,7 +393,7 @@ def train_ldm(cfg: dict, matrix_path: str, ae_path: str, kind: str, seed: int, o
                "latent_std_across_sources": spread, "history": history}, out_metrics)
 
 
-def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
+def generate(cfg: dict, *, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
              seed: int, out: str, threads: int = 1) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
     device = runtime.setup(seed, threads, cfg["device"])
@@ -409,7 +409,7 @@ def generate(cfg: dict, matrix_path: str, ae_path: str, ldm_path: str, sampler: 
                  metadata={"sampler": kind, "steps": steps})
 
 
-def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout_path: str,
+def evaluate(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, layout_path: str,
              checkpoint_csv: str, source_predictions: str, ae_path: str, generated_path: str,
              out_csv: str, out_predictions: str, threads: int = 1) -> None:
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
@@ -453,7 +453,7 @@ def evaluate(cfg: dict, data_path: str, base_path: str, matrix_path: str, layout
             f"mean {rows.test_acc.mean():.2f}")
 
 
-def export_models(cfg: dict, data_path: str, base_path: str, matrix_path: str,
+def export_models(cfg: dict, *, data_path: str, base_path: str, matrix_path: str,
                   layout_path: str, generated_path: str, evaluation_csv: str,
                   predictions_path: str, provenance: dict, out_dir: str) -> None:
     """Stage export_models: the best generated sets on validation (or all) as complete
@@ -476,7 +476,7 @@ def export_models(cfg: dict, data_path: str, base_path: str, matrix_path: str,
         f"{', '.join(f'{a:.2f}' for a in table.test_acc)}")
 
 
-def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
+def summarize(eval_csvs: dict[int, str], *, ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
               out_csv: str, out_md: str, variant: str = "") -> tuple[pd.DataFrame, list[str]]:
     """Stage summarize: the main table over seeds (see pdiff.reporting), headed in the
     Markdown by the variant it is of, and below it a warning for every seed on which the
@@ -498,7 +498,7 @@ def summarize(eval_csvs: dict[int, str], ae_metrics: dict[int, str], ldm_metrics
     return table, verdict
 
 
-def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) -> str:
+def paper_table(cells: list[tuple[str, str, str]], *, out_csv: str, out_md: str) -> str:
     """Stage paper_table: (task, net, main table CSV) of every experiment in one table."""
     from pdiff.reporting import paper_grids
 
@@ -512,7 +512,7 @@ def paper_table(cells: list[tuple[str, str, str]], out_csv: str, out_md: str) ->
     return text
 
 
-def ablation_table(axis: str, labels: list[str], eval_csvs: list[str], source_csvs: list[str],
+def ablation_table(axis: str, *, labels: list[str], eval_csvs: list[str], source_csvs: list[str],
                    out_csv: str, out_md: str, out_png: str) -> pd.DataFrame:
     """Stage ablation_table: one table and one plot per ablation axis."""
     from pdiff.plots import ablation_plot
@@ -526,7 +526,7 @@ def ablation_table(axis: str, labels: list[str], eval_csvs: list[str], source_cs
     return table
 
 
-def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
+def memorization(cfg: dict, *, data_path: str, base_path: str, matrix_path: str,
                  layout_path: str, ae_path: str, generated_path: str, seed: int,
                  out_summary: str, out_summary_md: str, out_models: str, out_similarity: str,
                  out_scatter: str, out_tsne: str, threads: int = 1) -> pd.DataFrame:
@@ -600,7 +600,7 @@ def memorization(cfg: dict, data_path: str, base_path: str, matrix_path: str,
     return table
 
 
-def similarity_by_k(ks: list[int], prediction_files: list[str], out_csv: str, out_md: str,
+def similarity_by_k(ks: list[int], *, prediction_files: list[str], out_csv: str, out_md: str,
                     out_png: str) -> pd.DataFrame:
     """Stage memorization_k: range of generated models' max similarity to their K sources."""
     from pdiff.plots import similarity_range_by_k

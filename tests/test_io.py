@@ -96,16 +96,18 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
     save_tensors(good, ckpts / "ckpt_0000.safetensors")
     save_tensors({**good, "bn3.weight": torch.ones(3)}, ckpts / "ckpt_0001.safetensors")
     with pytest.raises(ArtifactError, match=r"ckpt_0001.safetensors.*bn3.weight"):
-        param_matrix(cfg, str(tmp_path / "data.safetensors"), str(tmp_path / "base.safetensors"),
-                     str(ckpts), "last_two_bn", 2, str(tmp_path / "m.safetensors"),
-                     str(tmp_path / "layout.json"))
+        param_matrix(cfg, data_path=str(tmp_path / "data.safetensors"),
+                     base_path=str(tmp_path / "base.safetensors"), ckpt_dir=str(ckpts),
+                     location="last_two_bn", k=2, out_matrix=str(tmp_path / "m.safetensors"),
+                     out_layout=str(tmp_path / "layout.json"))
     assert not (tmp_path / "m.safetensors").exists()
     # base weights of another network name the file too
     save_tensors(small_cnn().state_dict(), tmp_path / "other.safetensors")
     with pytest.raises(ArtifactError, match="other.safetensors.*does not fit"):
-        param_matrix(cfg, str(tmp_path / "data.safetensors"), str(tmp_path / "other.safetensors"),
-                     str(ckpts), "last_two_bn", 1, str(tmp_path / "m.safetensors"),
-                     str(tmp_path / "layout.json"))
+        param_matrix(cfg, data_path=str(tmp_path / "data.safetensors"),
+                     base_path=str(tmp_path / "other.safetensors"), ckpt_dir=str(ckpts),
+                     location="last_two_bn", k=1, out_matrix=str(tmp_path / "m.safetensors"),
+                     out_layout=str(tmp_path / "layout.json"))
 
 
 def _exported(tmp_path, net_name="small_cnn", kwargs=None):

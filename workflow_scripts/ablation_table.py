@@ -2,8 +2,8 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    table = pipeline.ablation_table(snakemake.wildcards.axis, snakemake.params.labels,
-                                    list(snakemake.input.variants),
-                                    list(snakemake.input.sources), snakemake.output.csv,
-                                    snakemake.output.md, snakemake.output.png)
+    table = pipeline.ablation_table(
+        snakemake.wildcards.axis, labels=snakemake.params.labels,
+        eval_csvs=list(snakemake.input.variants), source_csvs=list(snakemake.input.sources),
+        out_csv=snakemake.output.csv, out_md=snakemake.output.md, out_png=snakemake.output.png)
     print(table.to_markdown(index=False, floatfmt=".2f"))

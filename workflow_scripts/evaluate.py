@@ -2,8 +2,9 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.evaluate(snakemake.params.cfg, snakemake.input.data, snakemake.input.base,
-                      snakemake.input.matrix, snakemake.input.layout,
-                      snakemake.input.checkpoint_table, snakemake.input.source_predictions,
-                      snakemake.input.ae, snakemake.input.generated, snakemake.output.table,
-                      snakemake.output.predictions, threads=snakemake.threads)
+    i, o = snakemake.input, snakemake.output
+    pipeline.evaluate(snakemake.params.cfg, data_path=i.data, base_path=i.base,
+                      matrix_path=i.matrix, layout_path=i.layout,
+                      checkpoint_csv=i.checkpoint_table, source_predictions=i.source_predictions,
+                      ae_path=i.ae, generated_path=i.generated, out_csv=o.table,
+                      out_predictions=o.predictions, threads=snakemake.threads)

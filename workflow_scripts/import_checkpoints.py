@@ -2,7 +2,8 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.import_checkpoints(snakemake.params.cfg, snakemake.input.data, snakemake.input.base,
-                                snakemake.wildcards.location, int(snakemake.wildcards.n),
-                                snakemake.output.checkpoints, snakemake.output.table,
-                                snakemake.output.predictions, threads=snakemake.threads)
+    pipeline.import_checkpoints(
+        snakemake.params.cfg, data_path=snakemake.input.data, base_path=snakemake.input.base,
+        location=snakemake.wildcards.location, k=int(snakemake.wildcards.n),
+        out_dir=snakemake.output.checkpoints, out_csv=snakemake.output.table,
+        out_predictions=snakemake.output.predictions, threads=snakemake.threads)

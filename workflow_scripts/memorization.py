@@ -3,6 +3,9 @@ from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output
-    pipeline.memorization(snakemake.params.cfg, i.data, i.base, i.matrix, i.layout, i.ae,
-                          i.generated, int(snakemake.wildcards.seed), o.summary, o.md,
-                          o.models, o.similarity, o.scatter, o.tsne, threads=snakemake.threads)
+    pipeline.memorization(snakemake.params.cfg, data_path=i.data, base_path=i.base,
+                          matrix_path=i.matrix, layout_path=i.layout, ae_path=i.ae,
+                          generated_path=i.generated, seed=int(snakemake.wildcards.seed),
+                          out_summary=o.summary, out_summary_md=o.md, out_models=o.models,
+                          out_similarity=o.similarity, out_scatter=o.scatter, out_tsne=o.tsne,
+                          threads=snakemake.threads)

@@ -2,4 +2,4 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.prepare_data(snakemake.params.cfg, snakemake.output[0])
+    pipeline.prepare_data(snakemake.params.cfg, out=snakemake.output[0])

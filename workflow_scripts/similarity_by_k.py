@@ -3,4 +3,5 @@ from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     o = snakemake.output
-    pipeline.similarity_by_k(snakemake.params.ks, list(snakemake.input), o.csv, o.md, o.png)
+    pipeline.similarity_by_k(snakemake.params.ks, prediction_files=list(snakemake.input),
+                             out_csv=o.csv, out_md=o.md, out_png=o.png)

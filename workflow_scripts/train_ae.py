@@ -2,7 +2,8 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_ae(snakemake.params.cfg, snakemake.input.data, snakemake.input.base,
-                      snakemake.input.matrix, snakemake.input.layout, snakemake.wildcards.noise,
-                      int(snakemake.wildcards.seed), snakemake.output.ae,
-                      snakemake.output.metrics, threads=snakemake.threads)
+    pipeline.train_ae(snakemake.params.cfg, data_path=snakemake.input.data,
+                      base_path=snakemake.input.base, matrix_path=snakemake.input.matrix,
+                      layout_path=snakemake.input.layout, noise=snakemake.wildcards.noise,
+                      seed=int(snakemake.wildcards.seed), out_ae=snakemake.output.ae,
+                      out_metrics=snakemake.output.metrics, threads=snakemake.threads)

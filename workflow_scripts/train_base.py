@@ -2,6 +2,7 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_base_model(snakemake.params.cfg, snakemake.input.data,
-                              int(snakemake.wildcards.seed), snakemake.output.model,
-                              snakemake.output.metrics, threads=snakemake.threads)
+    pipeline.train_base_model(snakemake.params.cfg, data_path=snakemake.input.data,
+                              seed=int(snakemake.wildcards.seed),
+                              out_model=snakemake.output.model,
+                              out_metrics=snakemake.output.metrics, threads=snakemake.threads)

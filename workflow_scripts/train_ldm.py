@@ -2,7 +2,7 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_ldm(snakemake.params.cfg, snakemake.input.matrix, snakemake.input.ae,
-                       snakemake.wildcards.denoiser, int(snakemake.wildcards.seed),
-                       snakemake.output.ldm, snakemake.output.metrics,
-                       threads=snakemake.threads)
+    pipeline.train_ldm(snakemake.params.cfg, matrix_path=snakemake.input.matrix,
+                       ae_path=snakemake.input.ae, kind=snakemake.wildcards.denoiser,
+                       seed=int(snakemake.wildcards.seed), out_ldm=snakemake.output.ldm,
+                       out_metrics=snakemake.output.metrics, threads=snakemake.threads)
