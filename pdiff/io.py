@@ -138,7 +138,8 @@ def save_table(df: pd.DataFrame, csv_path: str | os.PathLike,
         df.to_csv(tmp, index=False)
     if md_path is not None:
         with atomic_path(md_path) as tmp:
-            tmp.write_text(df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+            # object columns keep integers (K, counts) as integers next to floats
+            tmp.write_text(df.astype(object).to_markdown(index=False, floatfmt=floatfmt) + "\n")
 
 
 def save_module(module: nn.Module, config: dict, path: str | os.PathLike) -> None:

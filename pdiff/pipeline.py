@@ -602,7 +602,7 @@ def memorization(cfg: dict, *, data_path: str, base_path: str, matrix_path: str,
 
 def similarity_by_k(ks: list[int], *, prediction_files: list[str], out_csv: str, out_md: str,
                     out_png: str) -> pd.DataFrame:
-    """Stage memorization_k: range of generated models' max similarity to their K sources."""
+    """Stage similarity_by_k: range of generated models' max similarity to their K sources."""
     from pdiff.plots import similarity_range_by_k
     from pdiff.similarity import max_similarity, wrong_prediction_iou
 

@@ -96,6 +96,8 @@ def test_memorization_outputs(analyses):
         assert Image.open(variant / png).size[0] > 100
     by_k = pd.read_csv(res / "memorization" / "similarity_by_k.csv")
     assert by_k.k.tolist() == [8, 16]
+    md = (res / "memorization" / "similarity_by_k.md").read_text()
+    assert "|   8 |" in md and "8.0" not in md  # K an integer
     assert (by_k.max_sim_min <= by_k.max_sim_max).all()
 
 
