@@ -28,8 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from pdiff import pipeline  # noqa: E402
 from pdiff.config import load_config  # noqa: E402
+from pdiff.data import load_splits  # noqa: E402
 from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference  # noqa: E402
-from pdiff.networks import small_cnn  # noqa: E402
+from pdiff.networks import configured_network, small_cnn  # noqa: E402
 from pdiff.subset import ParameterSubset  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -70,8 +71,8 @@ def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
     else:
         from pdiff.io import load_json, load_tensors
 
-        splits = pipeline._data(cfg, str(art["data"]))
-        model = pipeline._network(cfg, splits, str(art["base"])).eval()
+        splits = load_splits(str(art["data"]))
+        model = configured_network(cfg, splits, str(art["base"])).eval()
         subset = ParameterSubset.from_dict(load_json(art["layout"]))
         sets = torch.cat([load_tensors(art["generated"])["params"],
                           load_tensors(art["matrix"])["matrix"]])
@@ -100,8 +101,8 @@ def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
         model = small_cnn(channels=(8, 16, 16), hidden=16).eval()
         x, n = torch.randn(500, 1, 28, 28), 10
     else:
-        splits = pipeline._data(cfg, str(art["data"]))
-        model = pipeline._network(cfg, splits, str(art["base"])).eval()
+        splits = load_splits(str(art["data"]))
+        model = configured_network(cfg, splits, str(art["base"])).eval()
         x, n = splits.images("val"), 25
     out = []
     for location, patterns in ((cfg["location"], cfg["locations"][cfg["location"]]),
@@ -131,8 +132,8 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
         return []
     from pdiff.io import load_json, load_tensors
 
-    splits = pipeline._data(cfg, str(art["data"]))
-    model = pipeline._network(cfg, splits, str(art["base"])).eval()
+    splits = load_splits(str(art["data"]))
+    model = configured_network(cfg, splits, str(art["base"])).eval()
     subset = ParameterSubset.from_dict(load_json(art["layout"]))
     x, y = splits.images("test"), splits.labels("test")
     out, times, accs = Path(tempfile.mkdtemp()), {}, {}
@@ -188,10 +189,9 @@ CHUNKED = {"kind": "chunked", "chunk_size": 64, "channels": [64, 64]}
 def large_step(dim: int, steps: int, kind: str, cfg: dict) -> dict:
     """Time and peak memory of AE and LDM training steps at D = dim with either AE (run in
     its own process, so that peak memory is this size's alone)."""
-    from pdiff.autoencoder import build_autoencoder
+    from pdiff.autoencoder import autoencoder_config, build_autoencoder
     from pdiff.denoiser import LatentDenoiser
     from pdiff.diffusion import make_scheduler
-    from pdiff.pipeline import _ae_config
     from pdiff.subset import ParameterSubset
 
     def gib():
@@ -208,7 +208,7 @@ def large_step(dim: int, steps: int, kind: str, cfg: dict) -> dict:
     a, m = cfg["ae"], cfg["ldm"]
     rows = torch.randn(a["batch_size"], dim)
     a = {**a, **(CHUNKED if kind == "chunked" else {"kind": "flat"})}
-    ae = build_autoencoder(_ae_config(a, ParameterSubset(("w",), ((dim,),))))
+    ae = build_autoencoder(autoencoder_config(a, ParameterSubset(("w",), ((dim,),))))
     opt = torch.optim.AdamW(ae.parameters(), a["lr"])
 
     def ae_step():

@@ -173,3 +173,13 @@ def train_autoencoder(ae: NoisyAutoencoder, rows: torch.Tensor, *, steps: int,
             log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
     ae.eval()
     return history
+
+
+def autoencoder_config(a: dict, subset) -> dict:
+    """The autoencoder's constructor arguments from the config's `ae` section and the subset
+    (a ParameterSubset); stored with its weights."""
+    if a["kind"] == "chunked":
+        return {"kind": "chunked", "sizes": subset.numels, "chunk": a["chunk_size"],
+                "channels": list(a["channels"]), "latent_channels": a["latent_channels"]}
+    return {"kind": "flat", "dim": subset.dim, "channels": list(a["channels"]),
+            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}

@@ -193,3 +193,23 @@ def load_pretrained(model: nn.Module, name: str, pretrained: str) -> list[str]:
         f"pretrained weights {pretrained}: {len(state) - len(reshaped)} tensors loaded; left "
         f"at initialization (another shape): {reshaped}")
     return reshaped
+
+
+def configured_network(cfg: dict, splits, weights: str | None = None) -> nn.Module:
+    """The config's network for these data splits; with `weights` (a stage's base model)
+    loaded, else from the configured pretrained weights (only train_base starts from those)."""
+    from pdiff.io import ArtifactError, load_tensors
+
+    n = cfg["network"]
+    model = build_network(n["name"], in_channels=splits.in_channels,
+                          num_classes=splits.num_classes, image_size=splits.image_size,
+                          pretrained=None if weights else n.get("pretrained"),
+                          input_size=n.get("input_size"), **n.get("kwargs", {}))
+    if weights is not None:
+        state = load_tensors(weights)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise ArtifactError(f"{weights}: does not fit network "
+                                f"'{cfg['network']['name']}' ({e})") from e
+    return model

@@ -9,7 +9,7 @@ import torch
 
 from pdiff import data as data_mod
 from pdiff import runtime
-from pdiff.autoencoder import build_autoencoder, train_autoencoder
+from pdiff.autoencoder import autoencoder_config, build_autoencoder, train_autoencoder
 from pdiff.evaluation import (
     accuracy,
     evaluate_groups,
@@ -31,34 +31,12 @@ from pdiff.io import (
     save_table,
     save_tensors,
 )
-from pdiff.networks import build_network
+from pdiff.networks import configured_network
 from pdiff.subset import ParameterSubset, normalization_stats
 from pdiff.training import collect_checkpoints, train_base
 
 # What every evaluation table holds (a row per model).
 EVALUATION_COLUMNS = ("group", "index", "finite", "val_acc", "test_acc")
-
-
-def _data(cfg: dict, path: str) -> data_mod.Splits:
-    return data_mod.load_splits(path)
-
-
-def _network(cfg: dict, splits: data_mod.Splits, weights: str | None = None):
-    """The configured network for these data; with `weights` (a stage's base model) loaded,
-    else from the configured pretrained weights (only train_base starts from those)."""
-    n = cfg["network"]
-    model = build_network(n["name"], in_channels=splits.in_channels,
-                          num_classes=splits.num_classes, image_size=splits.image_size,
-                          pretrained=None if weights else n.get("pretrained"),
-                          input_size=n.get("input_size"), **n.get("kwargs", {}))
-    if weights is not None:
-        state = load_tensors(weights)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as e:
-            raise ArtifactError(f"{weights}: does not fit network "
-                                f"'{cfg['network']['name']}' ({e})") from e
-    return model
 
 
 def _subset(cfg: dict, model, location: str) -> ParameterSubset:
@@ -80,8 +58,8 @@ def train_base_model(cfg: dict, *, data_path: str, seed: int, out_model: str, ou
     """Stage train_base: the whole network, trained normally."""
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("train_base").info
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits)
     t = cfg["train_base"]
     train_base(model, splits, out_model, out_metrics, epochs=t["epochs"],
                batch_size=t["batch_size"], lr=t["lr"], weight_decay=t["weight_decay"],
@@ -97,8 +75,8 @@ def collect(cfg: dict, *, data_path: str, base_path: str, location: str, k: int,
     continues after them."""
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("collect").info
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits, base_path)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits, base_path)
     subset = _subset(cfg, model, location)
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
@@ -123,8 +101,8 @@ def import_base(cfg: dict, *, data_path: str, out_model: str, out_metrics: str,
     log = runtime.get_logger("import_base").info
     c = cfg["checkpoints"]
     path = Path(c["base"]) if c["base"] else list_checkpoints(c["dir"])[0]
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits)
     state = load_checkpoint(path)
     missing = [n for n in model.state_dict() if n not in state]
     if missing:
@@ -162,8 +140,8 @@ def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: s
         raise ArtifactError(f"{cfg['checkpoints']['dir']}: {len(files)} checkpoints, but K={k} "
                             f"is asked for; lower collect.k (and ablations.k) to at most "
                             f"{len(files)}")
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits, base_path)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits, base_path)
     subset = _subset(cfg, model, location)
     base = load_tensors(base_path)
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}")
@@ -196,8 +174,8 @@ def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: s
 def param_matrix(cfg: dict, *, data_path: str, base_path: str, ckpt_dir: str, location: str,
                  k: int, out_matrix: str, out_layout: str) -> None:
     """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
-    splits = _data(cfg, data_path)
-    subset = _subset(cfg, _network(cfg, splits, base_path), location)
+    splits = data_mod.load_splits(data_path)
+    subset = _subset(cfg, configured_network(cfg, splits, base_path), location)
     files = sorted(Path(ckpt_dir).glob("*.safetensors"))
     if len(files) < k:
         raise ArtifactError(f"{ckpt_dir}: {len(files)} checkpoints, K={k} asked for")
@@ -223,15 +201,6 @@ def rebuilt_index(k: int, n: int) -> torch.Tensor:
     """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
     through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
     return torch.linspace(0, k - 1, min(k, n)).round().long().unique()
-
-
-def _ae_config(a: dict, subset: ParameterSubset) -> dict:
-    """The autoencoder's constructor arguments (stored with its weights)."""
-    if a["kind"] == "chunked":
-        return {"kind": "chunked", "sizes": subset.numels, "chunk": a["chunk_size"],
-                "channels": list(a["channels"]), "latent_channels": a["latent_channels"]}
-    return {"kind": "flat", "dim": subset.dim, "channels": list(a["channels"]),
-            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
 
 
 class AutoencoderCheckError(RuntimeError):
@@ -272,8 +241,8 @@ def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
     sigma_z = a["latent_noise"] if noise in ("latent", "both") else 0.0
     rows, mean, std = _normalized(matrix_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits, base_path).eval()
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits, base_path).eval()
     x_val, y_val = splits.images("val"), splits.labels("val")
     e = cfg["evaluate"]
     prefix, _ = split_network(model, subset)
@@ -296,7 +265,7 @@ def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
                 "source_val_acc_mean": source_acc,
                 "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item()}
 
-    conf = _ae_config(a, subset)
+    conf = autoencoder_config(a, subset)
     check = {}
     if a["overfit_check"] != "off":
         check = overfit_check(conf, rows[:1], lambda row: val_accuracy(row * std + mean).item(),
@@ -417,8 +386,8 @@ def evaluate(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
     reach at best) and of every generated set."""
     device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("evaluate").info
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits, base_path)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits, base_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
     t = load_tensors(matrix_path)
     sources = t["matrix"]
@@ -541,8 +510,8 @@ def memorization(cfg: dict, *, data_path: str, base_path: str, matrix_path: str,
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("memorization").info
     m, c, e = cfg["memorization"], cfg["collect"], cfg["evaluate"]
-    splits = _data(cfg, data_path)
-    model = _network(cfg, splits, base_path)
+    splits = data_mod.load_splits(data_path)
+    model = configured_network(cfg, splits, base_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
     t = load_tensors(matrix_path)
     sources, mean, std = t["matrix"], t["mean"], t["std"]

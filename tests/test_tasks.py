@@ -11,8 +11,7 @@ from fake_datasets import write_cifar
 
 from pdiff.config import layered_config, read_yaml
 from pdiff.data import Splits
-from pdiff.networks import ARCHITECTURES
-from pdiff.pipeline import _network
+from pdiff.networks import ARCHITECTURES, configured_network
 from pdiff.subset import ParameterSubset
 
 EXPERIMENTS = REPO / "experiments"
@@ -72,7 +71,7 @@ def test_each_architecture_builds_and_generates_its_last_two_norm_layers(net):
                          "storage": "uint8"})
     # On the meta device: names, shapes and a forward pass, without initializing 88M weights.
     with torch.device("meta"):
-        model = _network(cfg, splits).eval()
+        model = configured_network(cfg, splits).eval()
         assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
     subset = ParameterSubset.from_model(model, cfg["locations"][cfg["location"]])
     owners = list(dict.fromkeys(name.rsplit(".", 1)[0] for name in subset.names))

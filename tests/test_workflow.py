@@ -14,7 +14,7 @@ from conftest import REPO, SNAKEMAKE, TINY, snakemake
 from safetensors.torch import load_file
 
 from pdiff.evaluation import accuracy
-from pdiff.pipeline import _network
+from pdiff.networks import configured_network
 from pdiff.runtime import HOLD_ENV
 from pdiff.subset import ParameterSubset
 
@@ -92,7 +92,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
            "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
     from pdiff.data import load_splits
     splits = load_splits(str(res / "data.safetensors"))
-    model = _network(cfg, splits)
+    model = configured_network(cfg, splits)
     model.load_state_dict(base)
     subset = ParameterSubset.from_dict(layout)
     model.load_state_dict(subset.unflatten(generated[3]), strict=False)
