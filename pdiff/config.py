@@ -138,6 +138,12 @@ def validate_config(config: dict) -> dict:
             raise ConfigError(f"sampler '{sampler}': {steps} reverse steps, but the DDPM has "
                               f"ldm.timesteps = {timesteps}; use at most {timesteps} steps "
                               "(e.g. ddim-50) or raise ldm.timesteps")
+    ldm = config["ldm"]
+    if "transformer" in [ldm["kind"], *config["ablations"]["denoiser"]] and \
+            ldm["channels"] % ldm["heads"]:
+        raise ConfigError(f"ldm.heads = {ldm['heads']} does not divide ldm.channels = "
+                          f"{ldm['channels']}, which the transformer denoiser needs; pick "
+                          "heads that divide the width (e.g. 4 for 64)")
     for name in [config["location"], *config["ablations"]["location"]]:
         if name not in config["locations"]:
             raise ConfigError(f"location '{name}' is not one of locations: "

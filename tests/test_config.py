@@ -69,6 +69,7 @@ def test_command_line_strings_are_read_as_the_schema_types():
     ({"precision": "fp16"}, ["precision", "bf16"]),
     ({"generate": {"sampler": "ddpm-2000"}}, ["ddpm-2000", "ldm.timesteps = 1000"]),
     ({"ablations": {"sampler": ["ddim-0"]}}, ["ddim-0", "at most 1000"]),
+    ({"ldm": {"channels": 30, "heads": 4}}, ["ldm.heads = 4", "ldm.channels = 30"]),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
     with pytest.raises(ConfigError) as e:
