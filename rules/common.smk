@@ -219,10 +219,10 @@ def get_similarity_by_k_targets():
 
 def get_report_targets():
     """This experiment's report: the main table, and every ablation, memorization and
-    similarity-by-K output that exists already (parts not run are left out)."""
+    similarity-by-K output, as far as they exist already (parts not run are left out)."""
     made = [MAIN_TABLE, *get_ablation_targets(), *get_memorization_targets(),
             *get_similarity_by_k_targets()]
-    return [MAIN_TABLE] + [path for path in made[1:] if Path(path).exists()]
+    return [path for path in made if Path(path).exists()]
 
 
 def get_main(path):
