@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +94,18 @@ def _stage_idx_files(name: str, root: Path, cache: Path) -> bool:
         if (raw / f).exists():
             continue
         tmp = raw / f".{f}.tmp"
-        if (root / f).exists():
-            shutil.copyfile(root / f, tmp)
-        else:
-            with gzip.open(root / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+        source = root / f if (root / f).exists() else root / f"{f}.gz"
+        try:
+            if source.suffix != ".gz":
+                shutil.copyfile(source, tmp)
+            else:
+                with gzip.open(source, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        except (EOFError, OSError, zlib.error) as e:
+            tmp.unlink(missing_ok=True)
+            raise DataUnavailable(f"{source}: corrupt or truncated ({type(e).__name__}: {e}); "
+                                  "replace it with an intact copy (reinstall the data package, "
+                                  "or delete it and let torchvision download the data)") from e
         tmp.replace(raw / f)
     return True
 

@@ -59,3 +59,15 @@ def test_val_size_larger_than_train_set_is_an_error(idx_root, tmp_path):
     with pytest.raises(ValueError, match="val_size"):
         prepare_data("fashion_mnist", str(tmp_path / "d.safetensors"), root=str(idx_root),
                      cache=str(tmp_path / "cache"), download=False, val_size=1000)
+
+
+def test_a_truncated_data_file_names_the_file_and_the_fix(idx_root, tmp_path):
+    gz = idx_root / "t10k-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:200])
+    with pytest.raises(DataUnavailable) as e:
+        prepare_data("fashion_mnist", str(tmp_path / "d.safetensors"), root=str(idx_root),
+                     cache=str(tmp_path / "cache"), download=False)
+    assert str(gz) in str(e.value) and "corrupt or truncated" in str(e.value)
+    assert "intact copy" in str(e.value)
+    assert not (tmp_path / "d.safetensors").exists()
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
