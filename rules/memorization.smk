@@ -30,7 +30,7 @@ rule memorization_baselines:
     conda:
         "../envs/pdiff.yaml"
     script:
-        "../workflow_scripts/memorization.py"
+        "../workflow_scripts/memorization_baselines.py"
 
 
 rule similarity_by_k:
