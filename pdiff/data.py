@@ -176,6 +176,20 @@ def prepare_callable(name: str, out: str, root: str | None = None,
                                          "storage": "float"})
 
 
+def data_shape(path: str) -> tuple[int, int, int]:
+    """(channels, classes, image size) of a prepared data file, from its header alone (what
+    rebuilding the network needs, without reading the images)."""
+    from safetensors import safe_open
+
+    meta = load_metadata(path)
+    with safe_open(str(path), "pt") as f:
+        if "train_x" in f.keys():
+            _, channels, _, size = f.get_slice("train_x").get_shape()
+        else:
+            channels, size = meta["channels"], meta["image_size"]
+    return int(channels), int(meta["num_classes"]), int(size)
+
+
 def load_splits(path: str) -> Splits:
     """Read the prepared data file; its metadata says what it holds."""
     tensors, meta = load_tensors(path), load_metadata(path)

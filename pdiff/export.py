@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pdiff import __version__
-from pdiff.generator import build_from_spec
+from pdiff.generator import build_from_spec, complete_state
 from pdiff.io import ArtifactError, atomic_dir, load_metadata, load_tensors, save_tensors
 from pdiff.similarity import max_similarity, nearest_distance, wrong_prediction_iou
 from pdiff.subset import ParameterSubset
@@ -50,8 +50,7 @@ def write_models(rows: torch.Tensor, chosen: pd.DataFrame, base: dict[str, torch
         "nearest_source": nearest.tolist(), "nearest_source_l2": dist.tolist()})
     with atomic_dir(out_dir) as tmp:
         for record, i in zip(table.to_dict("records"), index.tolist(), strict=True):
-            state = {k: v.clone() for k, v in base.items()}
-            state.update(subset.unflatten(rows[i]))
+            state = complete_state(base, subset, rows[i])
             meta = {MODEL_KEY: {**provenance, **record, "network": network,
                                 "pdiff_version": __version__}}
             save_tensors(state, tmp / record["file"], metadata=meta)

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from torch import nn
 
 from pdiff.autoencoder import NoisyAutoencoder, build_autoencoder
 from pdiff.config import ConfigError, merge, read_yaml, validate_config
-from pdiff.io import ArtifactError, load_json, load_metadata, load_module, load_tensors
+from pdiff.data import data_shape
+from pdiff.io import ArtifactError, load_json, load_module, load_tensors
 from pdiff.networks import build_network
 from pdiff.subset import ParameterSubset
 
@@ -85,17 +85,19 @@ def draw(ae: NoisyAutoencoder, denoiser: nn.Module, latent_shape: tuple[int, ...
 
 def network_spec(cfg: dict, data_path: str | Path) -> dict:
     """What `build_network` needs to rebuild the experiment's network: its config and the
-    shape of the data (read from the data file's header, not its images)."""
-    meta = load_metadata(data_path)
-    with safe_open(str(data_path), "pt") as f:
-        if "train_x" in f.keys():
-            _, channels, _, size = f.get_slice("train_x").get_shape()
-        else:
-            channels, size = meta["channels"], meta["image_size"]
+    shape of the data."""
+    channels, classes, size = data_shape(str(data_path))
     n = cfg["network"]
-    return {"name": n["name"], "kwargs": n.get("kwargs", {}), "in_channels": int(channels),
-            "num_classes": int(meta["num_classes"]), "image_size": int(size),
-            "input_size": n.get("input_size")}
+    return {"name": n["name"], "kwargs": n.get("kwargs", {}), "in_channels": channels,
+            "num_classes": classes, "image_size": size, "input_size": n.get("input_size")}
+
+
+def complete_state(base: dict[str, torch.Tensor], subset: ParameterSubset,
+                   row: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A full state dict: the base weights with one generated row in the subset's place."""
+    state = {k: v.clone() for k, v in base.items()}
+    state.update(subset.unflatten(row))
+    return state
 
 
 def build_from_spec(spec: dict) -> nn.Module:
@@ -167,12 +169,7 @@ class ParameterGenerator:
 
     def state_dicts(self, rows: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """Complete state dicts: the base weights with each row's subset in place."""
-        out = []
-        for row in rows:
-            state = {k: v.clone() for k, v in self.base.items()}
-            state.update(self.subset.unflatten(row))
-            out.append(state)
-        return out
+        return [complete_state(self.base, self.subset, row) for row in rows]
 
     def modules(self, rows: torch.Tensor) -> list[nn.Module]:
         """One network per row, in eval mode."""

@@ -80,8 +80,7 @@ def collect(cfg: dict, *, data_path: str, base_path: str, location: str, k: int,
     subset = _subset(cfg, model, location)
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
-    log(f"collecting {k} checkpoints ({why or 'collect.k'})" +
-        (f"; the first ones are kept from {earlier['dir']}" if earlier else ""))
+    log(f"collecting {k} checkpoints ({why or 'collect.k'})")
     collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, out_state,
                         k=k, batch_size=c["batch_size"], lr=c["lr"],
                         weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,

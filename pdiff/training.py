@@ -96,7 +96,7 @@ def checkpoint_name(i: int) -> str:
 def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     """An optimizer's per-parameter state as flat tensors ('<param index>.<name>'), for a
     safetensors file; its hyperparameters come from the config again on loading."""
-    return {f"{i}.{name}": value.detach().cpu().clone().reshape(value.shape)
+    return {f"{i}.{name}": value.detach().cpu().clone()
             for i, state in opt.state_dict()["state"].items() for name, value in state.items()
             if torch.is_tensor(value)}
 

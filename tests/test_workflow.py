@@ -223,7 +223,8 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
             preds = model(splits.images("test")).argmax(1)
         acc = accuracy(preds[None], splits.labels("test")).item()
         expected = generated[generated["index"] == row.generated_index].test_acc.item()
-        assert acc == pytest.approx(expected, abs=1e-6) == pytest.approx(row.test_acc)
+        assert acc == pytest.approx(expected, abs=1e-6)
+        assert row.test_acc == pytest.approx(expected, abs=1e-6)
     assert "pdiff.load_model" in (export / "README.md").read_text()
     # the generator from Python: the generate rule's rows, for the same seed and sampler
     gen = pdiff.ParameterGenerator.from_results(run / SAMPLES, config=[REPO / "config.yaml",
