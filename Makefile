@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test lint tiny bench report slurm-test clean
+.PHONY: help setup data run test lint format tiny bench report slurm-test clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,10 +37,16 @@ tiny: setup ## the tiny experiment of the tests, in about a minute
 test: setup ## set up, then run the test suite
 	$(BIN)/pytest -q
 
-lint: setup ## ruff and snakemake --lint (fails on any lint)
+lint: setup ## ruff, formatting (ruff format, snakefmt) and snakemake --lint; fails on any finding
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
 	@out=$$($(SNAKEMAKE) --lint 2>&1); if echo "$$out" | grep -q "Lints for"; then \
 	  echo "$$out"; exit 1; fi; echo "snakemake --lint: clean"
+
+format: setup ## format every Python and Snakemake file in place
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile rules/
 
 bench: setup ## the benchmark (run `make run` first for all sections)
 	$(BIN)/python bench/bench.py

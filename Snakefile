@@ -11,6 +11,14 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+rule all:
+    """The default experiment: every stage of the default variant and the main table."""
+    input:
+        get_final_targets(),
+
+
 include: "rules/data.smk"
 include: "rules/train_base.smk"
 include: "rules/collect.smk"
@@ -36,13 +44,6 @@ localrules:
     similarity_by_k,
     results_so_far,
     export_models,
-
-
-rule all:
-    """The default experiment: every stage of the default variant and the main table."""
-    input:
-        get_final_targets(),
-    default_target: True
 
 
 rule results_so_far:

@@ -37,24 +37,32 @@ CPU = torch.device("cpu")
 
 
 def report(name: str, value: float, target: str, ok: bool, detail: str = "") -> dict:
-    print(f"{name:<48} {value:>10.2f}   target {target:<12} {'met' if ok else 'MISSED'}"
-          f"  {detail}")
-    return {"measure": name, "value": float(value), "target": target, "met": bool(ok),
-            "detail": detail}
+    print(f"{name:<48} {value:>10.2f}   target {target:<12} {'met' if ok else 'MISSED'}  {detail}")
+    return {
+        "measure": name,
+        "value": float(value),
+        "target": target,
+        "met": bool(ok),
+        "detail": detail,
+    }
 
 
 def default_artifacts(cfg: dict) -> dict[str, Path] | None:
     """The default experiment's artifacts, if `snakemake` has made them."""
     res = REPO / "results" / cfg["experiment"]
     g = cfg["generate"]
-    variant = (res / "seed0" / cfg["location"] / f"k{cfg['collect']['k']}"
-               / f"noise-{cfg['ae']['noise']}")
-    paths = {"data": res / "data.safetensors", "base": res / "seed0" / "base.safetensors",
-             "matrix": variant.parent / "param_matrix.safetensors",
-             "layout": variant.parent / "layout.json", "ae": variant / "ae.safetensors",
-             "ldm": variant / f"ldm-{cfg['ldm']['kind']}" / "ldm.safetensors",
-             "generated": variant / f"ldm-{cfg['ldm']['kind']}" / g["sampler"]
-             / "generated.safetensors"}
+    variant = (
+        res / "seed0" / cfg["location"] / f"k{cfg['collect']['k']}" / f"noise-{cfg['ae']['noise']}"
+    )
+    paths = {
+        "data": res / "data.safetensors",
+        "base": res / "seed0" / "base.safetensors",
+        "matrix": variant.parent / "param_matrix.safetensors",
+        "layout": variant.parent / "layout.json",
+        "ae": variant / "ae.safetensors",
+        "ldm": variant / f"ldm-{cfg['ldm']['kind']}" / "ldm.safetensors",
+        "generated": variant / f"ldm-{cfg['ldm']['kind']}" / g["sampler"] / "generated.safetensors",
+    }
     return paths if all(p.exists() for p in paths.values()) else None
 
 
@@ -74,8 +82,9 @@ def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
         splits = load_splits(str(art["data"]))
         model = configured_network(cfg, splits, str(art["base"])).eval()
         subset = ParameterSubset.from_dict(load_json(art["layout"]))
-        sets = torch.cat([load_tensors(art["generated"])["params"],
-                          load_tensors(art["matrix"])["matrix"]])
+        sets = torch.cat(
+            [load_tensors(art["generated"])["params"], load_tensors(art["matrix"])["matrix"]]
+        )
         x, y = splits.images("test"), splits.labels("test")
         plain_n = 20  # the plain path is timed on this many sets; its time per set is constant
     e = cfg["evaluate"]
@@ -87,10 +96,19 @@ def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
     t_plain = (time.perf_counter() - t) * len(sets) / plain_n
     same = torch.equal(fast[:plain_n], plain)
     acc = accuracy(fast, y)
-    print(f"  {len(sets)} sets x {len(x)} images: fast {t_fast:.1f} s; plain "
-          f"{t_plain:.1f} s (timed on {plain_n} sets, scaled); identical predictions: {same}")
-    return [report("evaluation speed-up (plain / fast)", t_plain / t_fast, ">= 50x",
-                   t_plain / t_fast >= 50 and same, f"mean acc {acc.mean():.2f}")]
+    print(
+        f"  {len(sets)} sets x {len(x)} images: fast {t_fast:.1f} s; plain "
+        f"{t_plain:.1f} s (timed on {plain_n} sets, scaled); identical predictions: {same}"
+    )
+    return [
+        report(
+            "evaluation speed-up (plain / fast)",
+            t_plain / t_fast,
+            ">= 50x",
+            t_plain / t_fast >= 50 and same,
+            f"mean acc {acc.mean():.2f}",
+        )
+    ]
 
 
 def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
@@ -105,23 +123,29 @@ def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
         model = configured_network(cfg, splits, str(art["base"])).eval()
         x, n = splits.images("val"), 25
     out = []
-    for location, patterns in ((cfg["location"], cfg["locations"][cfg["location"]]),
-                               ("first_bn", ["bn1.*"])):
+    for location, patterns in (
+        (cfg["location"], cfg["locations"][cfg["location"]]),
+        ("first_bn", ["bn1.*"]),
+    ):
         subset = ParameterSubset.from_model(model, patterns)
         row = subset.flatten(dict(model.named_parameters()))
         sets = row + 0.01 * torch.randn(n, subset.dim, generator=torch.Generator().manual_seed(0))
         times, preds = {}, {}
         for per in (1, 25):
             t = time.perf_counter()
-            preds[per] = predict_sets(model, subset, sets, x, CPU, cfg["evaluate"]["batch_size"],
-                                      per)
+            preds[per] = predict_sets(
+                model, subset, sets, x, CPU, cfg["evaluate"]["batch_size"], per
+            )
             times[per] = time.perf_counter() - t
         same = torch.equal(preds[1], preds[25])
-        print(f"  {location}: {n} sets x {len(x)} images: loop {times[1]:.1f} s, vmap-25 "
-              f"{times[25]:.1f} s; identical predictions: {same}")
+        print(
+            f"  {location}: {n} sets x {len(x)} images: loop {times[1]:.1f} s, vmap-25 "
+            f"{times[25]:.1f} s; identical predictions: {same}"
+        )
         ratio = times[25] / times[1]
-        out.append(report(f"CPU {location}: vmap-25 / per-set loop", ratio, ">= 1",
-                          ratio >= 1 and same))
+        out.append(
+            report(f"CPU {location}: vmap-25 / per-set loop", ratio, ">= 1", ratio >= 1 and same)
+        )
     return out
 
 
@@ -139,10 +163,16 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
     out, times, accs = Path(tempfile.mkdtemp()), {}, {}
     for sampler in ("ddpm-1000", "ddim-50"):
         t = time.perf_counter()
-        pipeline.generate(cfg, matrix_path=str(art["matrix"]), ae_path=str(art["ae"]),
-                          ldm_path=str(art["ldm"]), sampler=sampler, seed=0,
-                          out=str(out / f"{sampler}.safetensors"),
-                          threads=torch.get_num_threads())
+        pipeline.generate(
+            cfg,
+            matrix_path=str(art["matrix"]),
+            ae_path=str(art["ae"]),
+            ldm_path=str(art["ldm"]),
+            sampler=sampler,
+            seed=0,
+            out=str(out / f"{sampler}.safetensors"),
+            threads=torch.get_num_threads(),
+        )
         times[sampler] = time.perf_counter() - t
         sets = load_tensors(out / f"{sampler}.safetensors")["params"]
         accs[sampler] = accuracy(predict_sets(model, subset, sets, x, CPU), y)
@@ -150,14 +180,20 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
     ratio = times["ddpm-1000"] / times["ddim-50"]
     d_best = accs["ddim-50"].max().item() - accs["ddpm-1000"].max().item()
     d_mean = accs["ddim-50"].mean().item() - accs["ddpm-1000"].mean().item()
-    print(f"  ddpm-1000 {times['ddpm-1000']:.1f} s, ddim-50 {times['ddim-50']:.1f} s; best "
-          f"{accs['ddpm-1000'].max():.2f} vs {accs['ddim-50'].max():.2f}, mean "
-          f"{accs['ddpm-1000'].mean():.2f} vs {accs['ddim-50'].mean():.2f}")
-    return [report("sampling speed-up (DDPM-1000 / DDIM-50)", ratio, ">= 15x", ratio >= 15),
-            report("DDIM-50 minus DDPM-1000, best acc (points)", d_best, "|d| <= 0.2",
-                   abs(d_best) <= 0.2),
-            report("DDIM-50 minus DDPM-1000, mean acc (points)", d_mean, "|d| <= 0.2",
-                   abs(d_mean) <= 0.2)]
+    print(
+        f"  ddpm-1000 {times['ddpm-1000']:.1f} s, ddim-50 {times['ddim-50']:.1f} s; best "
+        f"{accs['ddpm-1000'].max():.2f} vs {accs['ddim-50'].max():.2f}, mean "
+        f"{accs['ddpm-1000'].mean():.2f} vs {accs['ddim-50'].mean():.2f}"
+    )
+    return [
+        report("sampling speed-up (DDPM-1000 / DDIM-50)", ratio, ">= 15x", ratio >= 15),
+        report(
+            "DDIM-50 minus DDPM-1000, best acc (points)", d_best, "|d| <= 0.2", abs(d_best) <= 0.2
+        ),
+        report(
+            "DDIM-50 minus DDPM-1000, mean acc (points)", d_mean, "|d| <= 0.2", abs(d_mean) <= 0.2
+        ),
+    ]
 
 
 def bench_pipeline(tiny: bool) -> list[dict]:
@@ -165,21 +201,43 @@ def bench_pipeline(tiny: bool) -> list[dict]:
     work = Path(tempfile.mkdtemp())
     config = REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml")
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                    "--directory", str(work), "--configfile", str(config), "--cores", "all",
-                    "--quiet"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            str(config),
+            "--cores",
+            "all",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - t
     rows = []
     for f in sorted(work.rglob("benchmarks/**/*.tsv")):
         b = pd.read_csv(f, sep="\t").iloc[-1]
-        rows.append({"rule output": str(f.relative_to(work)).split("benchmarks/")[1],
-                     "s": b["s"], "max_rss_MiB": b["max_rss"]})
+        rows.append(
+            {
+                "rule output": str(f.relative_to(work)).split("benchmarks/")[1],
+                "s": b["s"],
+                "max_rss_MiB": b["max_rss"],
+            }
+        )
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False, floatfmt=".1f"))
     shutil.rmtree(work)
     peak = table.max_rss_MiB.max() / 1024
-    return [report("whole experiment, wall time (min)", wall / 60, "< 5 (aim 3)", wall < 300),
-            report("largest per-rule peak memory (GiB)", peak, "< 4", peak < 4)]
+    return [
+        report("whole experiment, wall time (min)", wall / 60, "< 5 (aim 3)", wall < 300),
+        report("largest per-rule peak memory (GiB)", peak, "< 4", peak < 4),
+    ]
 
 
 # The chunked AE as the whole-network experiment configures it (experiments/fmnist_whole_cnn.yaml).
@@ -229,9 +287,13 @@ def large_step(dim: int, steps: int, kind: str, cfg: dict) -> dict:
         loss.backward()
         opt2.step()
 
-    return {"ae_step_s": t_ae, "ldm_step_s": timed(ldm_step),
-            "ae_params": sum(p.numel() for p in ae.parameters()),
-            "peak_after_ae_GiB": peak_ae, "peak_GiB": gib()}
+    return {
+        "ae_step_s": t_ae,
+        "ldm_step_s": timed(ldm_step),
+        "ae_params": sum(p.numel() for p in ae.parameters()),
+        "peak_after_ae_GiB": peak_ae,
+        "peak_GiB": gib(),
+    }
 
 
 def bench_large(tiny: bool, cfg: dict) -> list[dict]:
@@ -240,27 +302,41 @@ def bench_large(tiny: bool, cfg: dict) -> list[dict]:
     rows = []
     for kind in ("flat", "chunked"):
         for d in dims:
-            out = subprocess.run([sys.executable, __file__, "--large-step", str(d), str(steps),
-                                  kind] + (["--tiny"] if tiny else []),
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--large-step", str(d), str(steps), kind]
+                + (["--tiny"] if tiny else []),
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             rows.append({"AE": kind, "D": d, **json.loads(out.stdout.strip().splitlines()[-1])})
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False, floatfmt=".3f"))
     big = table[table.D == max(dims)].set_index("AE")
-    return [report(f"D={max(dims)}, {kind} AE: peak memory of AE+LDM training (GiB)",
-                   big.peak_GiB[kind], "< 8", big.peak_GiB[kind] < 8,
-                   f"AE step {big.ae_step_s[kind]:.2f} s") for kind in ("flat", "chunked")]
+    return [
+        report(
+            f"D={max(dims)}, {kind} AE: peak memory of AE+LDM training (GiB)",
+            big.peak_GiB[kind],
+            "< 8",
+            big.peak_GiB[kind] < 8,
+            f"AE step {big.ae_step_s[kind]:.2f} s",
+        )
+        for kind in ("flat", "chunked")
+    ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="smoke test at tiny size")
-    ap.add_argument("--only", nargs="+", choices=["eval", "sampling", "pipeline", "large"],
-                    default=["eval", "sampling", "pipeline", "large"])
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=["eval", "sampling", "pipeline", "large"],
+        default=["eval", "sampling", "pipeline", "large"],
+    )
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--json", help="also write the results here")
-    ap.add_argument("--large-step", nargs=3, metavar=("D", "STEPS", "KIND"),
-                    help=argparse.SUPPRESS)
+    ap.add_argument("--large-step", nargs=3, metavar=("D", "STEPS", "KIND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(REPO / ("tests/configs/tiny.yaml" if args.tiny else "config.yaml"))
@@ -282,8 +358,10 @@ def main() -> None:
             results += bench_large(args.tiny, cfg)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    print(f"\npeak memory of this process: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(
+        f"\npeak memory of this process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

@@ -15,16 +15,24 @@ from tqdm import tqdm
 
 
 def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
-    conv = (nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1) if transpose
-            else nn.Conv1d(cin, cout, 4, stride=2, padding=1))
+    conv = (
+        nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1)
+        if transpose
+        else nn.Conv1d(cin, cout, 4, stride=2, padding=1)
+    )
     return nn.Sequential(conv, nn.GroupNorm(1, cout), nn.LeakyReLU(0.2))
 
 
 class NoisyAutoencoder(nn.Module):
     """An encode/decode pair trained with noise on its input and on its latent."""
 
-    def forward(self, x: torch.Tensor, input_noise: float = 0.0,
-                latent_noise: float = 0.0, generator: torch.Generator | None = None):
+    def forward(
+        self,
+        x: torch.Tensor,
+        input_noise: float = 0.0,
+        latent_noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ):
         """Reconstruct x, with Gaussian noise added to the input and to the latent."""
         if input_noise > 0:
             x = x + input_noise * _randn_like(x, generator)
@@ -38,8 +46,13 @@ class ParameterAutoencoder(NoisyAutoencoder):
     """Encoder: stride-2 Conv1d blocks and a linear layer to a (latent_channels, latent_length)
     latent; decoder: the mirror image. The row is zero-padded to a multiple of 2^blocks."""
 
-    def __init__(self, dim: int, channels: tuple[int, ...] = (64, 128, 256, 256),
-                 latent_channels: int = 4, latent_length: int = 16):
+    def __init__(
+        self,
+        dim: int,
+        channels: tuple[int, ...] = (64, 128, 256, 256),
+        latent_channels: int = 4,
+        latent_length: int = 16,
+    ):
         super().__init__()
         self.dim = dim
         self.latent_shape = (latent_channels, latent_length)
@@ -52,8 +65,10 @@ class ParameterAutoencoder(NoisyAutoencoder):
         latent_dim = latent_channels * latent_length
         self.to_latent = nn.Linear(channels[-1] * self.reduced, latent_dim)
         self.from_latent = nn.Linear(latent_dim, channels[-1] * self.reduced)
-        self.decoder = nn.Sequential(*[_block(b, a, True) for a, b in reversed(pairs[1:])],
-                                     nn.ConvTranspose1d(chans[1], 1, 4, stride=2, padding=1))
+        self.decoder = nn.Sequential(
+            *[_block(b, a, True) for a, b in reversed(pairs[1:])],
+            nn.ConvTranspose1d(chans[1], 1, 4, stride=2, padding=1),
+        )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, D) normalized parameters -> (B, C, L) latents."""
@@ -76,8 +91,13 @@ class ChunkedParameterAutoencoder(NoisyAutoencoder):
     embedding can hold all of its values.
     """
 
-    def __init__(self, sizes: list[int], chunk: int = 256, channels: tuple[int, ...] = (64, 64),
-                 latent_channels: int = 4):
+    def __init__(
+        self,
+        sizes: list[int],
+        chunk: int = 256,
+        channels: tuple[int, ...] = (64, 64),
+        latent_channels: int = 4,
+    ):
         super().__init__()
         self.dim = sum(sizes)
         self.sizes, self.chunk = list(sizes), chunk
@@ -98,12 +118,15 @@ class ChunkedParameterAutoencoder(NoisyAutoencoder):
         self.embed = nn.Linear(chunk, width)
         self.position = nn.Parameter(torch.randn(width, self.num_chunks) * 0.02)
         self.position_out = nn.Parameter(torch.randn(channels[-1], self.num_chunks) * 0.02)
-        self.encoder = nn.Sequential(*[_token_block(a, b) for a, b in zip(
-            channels[:-1], channels[1:], strict=True)], nn.Conv1d(channels[-1], latent_channels, 1))
+        self.encoder = nn.Sequential(
+            *[_token_block(a, b) for a, b in zip(channels[:-1], channels[1:], strict=True)],
+            nn.Conv1d(channels[-1], latent_channels, 1),
+        )
         back = list(reversed(channels))
         self.from_latent = nn.Conv1d(latent_channels, back[0], 1)
-        self.decoder = nn.Sequential(*[_token_block(a, b) for a, b in zip(
-            back[:-1], back[1:], strict=True)])
+        self.decoder = nn.Sequential(
+            *[_token_block(a, b) for a, b in zip(back[:-1], back[1:], strict=True)]
+        )
         self.unembed = nn.Linear(width, chunk)
         # A learned value per coordinate: what all rows share needs no latent capacity, and
         # a shared `unembed` alone could only reach a width-dimensional subspace per chunk.
@@ -123,8 +146,9 @@ class ChunkedParameterAutoencoder(NoisyAutoencoder):
 
 
 def _token_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(cin, cout, 3, padding=1), nn.GroupNorm(1, cout),
-                         nn.LeakyReLU(0.2))
+    return nn.Sequential(
+        nn.Conv1d(cin, cout, 3, padding=1), nn.GroupNorm(1, cout), nn.LeakyReLU(0.2)
+    )
 
 
 AUTOENCODERS = {"flat": ParameterAutoencoder, "chunked": ChunkedParameterAutoencoder}
@@ -140,11 +164,23 @@ def _randn_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
     return torch.randn(t.shape, generator=generator).to(t.device)
 
 
-def train_autoencoder(ae: NoisyAutoencoder, rows: torch.Tensor, *, steps: int,
-                      batch_size: int, lr: float, weight_decay: float, input_noise: float,
-                      latent_noise: float, seed: int, device: torch.device, log=print,
-                      log_every: int = 500, eval_every: int = 0,
-                      on_eval=None) -> list[dict]:
+def train_autoencoder(
+    ae: NoisyAutoencoder,
+    rows: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    input_noise: float,
+    latent_noise: float,
+    seed: int,
+    device: torch.device,
+    log=print,
+    log_every: int = 500,
+    eval_every: int = 0,
+    on_eval=None,
+) -> list[dict]:
     """MSE reconstruction of normalized rows, with input and latent noise augmentation.
 
     Every `eval_every` steps and at the end, `on_eval(ae)` may return extra metrics (e.g.
@@ -162,7 +198,8 @@ def train_autoencoder(ae: NoisyAutoencoder, rows: torch.Tensor, *, steps: int,
         loss.backward()
         opt.step()
         evaluate = on_eval is not None and (
-            step == steps or (eval_every > 0 and step % eval_every == 0))
+            step == steps or (eval_every > 0 and step % eval_every == 0)
+        )
         if step % log_every == 0 or evaluate or step == steps:
             entry = {"step": step, "loss": loss.item()}
             if evaluate:
@@ -179,7 +216,17 @@ def autoencoder_config(a: dict, subset) -> dict:
     """The autoencoder's constructor arguments from the config's `ae` section and the subset
     (a ParameterSubset); stored with its weights."""
     if a["kind"] == "chunked":
-        return {"kind": "chunked", "sizes": subset.numels, "chunk": a["chunk_size"],
-                "channels": list(a["channels"]), "latent_channels": a["latent_channels"]}
-    return {"kind": "flat", "dim": subset.dim, "channels": list(a["channels"]),
-            "latent_channels": a["latent_channels"], "latent_length": a["latent_length"]}
+        return {
+            "kind": "chunked",
+            "sizes": subset.numels,
+            "chunk": a["chunk_size"],
+            "channels": list(a["channels"]),
+            "latent_channels": a["latent_channels"],
+        }
+    return {
+        "kind": "flat",
+        "dim": subset.dim,
+        "channels": list(a["channels"]),
+        "latent_channels": a["latent_channels"],
+        "latent_length": a["latent_length"],
+    }

@@ -28,15 +28,22 @@ def load_callable(spec: str, key: str):
         # Not found at all (a path problem) reads differently from a module that fails inside.
         name = getattr(e, "name", None) or ""
         missing = module_name == name or module_name.startswith(name + ".")
-        fix = (f"put the folder that holds '{module_name.split('.')[0]}' on PYTHONPATH "
-               f"(e.g. PYTHONPATH=$PWD snakemake ...) or pip install its package"
-               if missing else "fix the import error inside that module")
-        raise CallableError(f"{key} '{spec}': cannot import module '{module_name}' "
-                            f"({type(e).__name__}: {e}). Fix: {fix}") from e
+        fix = (
+            f"put the folder that holds '{module_name.split('.')[0]}' on PYTHONPATH "
+            f"(e.g. PYTHONPATH=$PWD snakemake ...) or pip install its package"
+            if missing
+            else "fix the import error inside that module"
+        )
+        raise CallableError(
+            f"{key} '{spec}': cannot import module '{module_name}' "
+            f"({type(e).__name__}: {e}). Fix: {fix}"
+        ) from e
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise CallableError(f"{key} '{spec}': module '{module_name}' ({module.__file__}) has no "
-                            f"function '{attr}'; fix the name after the colon")
+        raise CallableError(
+            f"{key} '{spec}': module '{module_name}' ({module.__file__}) has no "
+            f"function '{attr}'; fix the name after the colon"
+        )
     return fn
 
 

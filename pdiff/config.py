@@ -56,17 +56,21 @@ def _check_names(config: dict) -> None:
             continue  # absent (the default) or of the wrong type, which the schema reports
         known, pattern = _schema()["properties"][section]["properties"]["name"]["anyOf"]
         if name not in known["enum"] and not re.match(pattern["pattern"], name):
-            raise ConfigError(f"{section}.name '{name}' is neither a known name "
-                              f"({', '.join(known['enum'])}) nor a 'package.module:function' "
-                              "that builds one; fix the name")
+            raise ConfigError(
+                f"{section}.name '{name}' is neither a known name "
+                f"({', '.join(known['enum'])}) nor a 'package.module:function' "
+                "that builds one; fix the name"
+            )
 
 
 def experiment_name(config: dict) -> str:
     """<data>_<network>, the name of an experiment whose config does not give one."""
     data, net = config["data"]["name"], config["network"]["name"]
     if is_callable_name(data) or is_callable_name(net):
-        raise ConfigError(f"experiment: not set, and data.name '{data}' / network.name '{net}' "
-                          "cannot name it; set experiment in the config")
+        raise ConfigError(
+            f"experiment: not set, and data.name '{data}' / network.name '{net}' "
+            "cannot name it; set experiment in the config"
+        )
     return f"{SHORT_NAMES.get(data, data)}_{net}"
 
 
@@ -94,10 +98,14 @@ def _read_as(text: str, types: set[str]):
             value = float(value)
         except ValueError:
             return text
-    fits = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None,
-            "array": lambda v: isinstance(v, list), "object": lambda v: isinstance(v, dict)}
+    fits = {
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+    }
     return value if any(fits[t](value) for t in types if t in fits) else text
 
 
@@ -131,24 +139,71 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config key {key}: {e.message} (see {SCHEMA})") from None
     if config["experiment"] is None:
         config["experiment"] = experiment_name(config)
-    timesteps = config["ldm"]["timesteps"]
+    for name in dict.fromkeys(
+        [config["denoiser"], *config["ablations"]["denoiser"], *config["denoisers"]]
+    ):
+        if name not in config["denoisers"]:
+            raise ConfigError(
+                f"denoiser '{name}' is not one of denoisers: "
+                f"{sorted(config['denoisers'])}; add it there or fix the name"
+            )
+        _check_ldm(config, name)
+    for name in [config["denoiser"], *config["ablations"]["denoiser"]]:
+        ldm = ldm_settings(config, name)
+        if ldm["kind"] == "transformer" and ldm["channels"] % ldm["heads"]:
+            raise ConfigError(
+                f"denoiser '{name}': ldm.heads = {ldm['heads']} does not divide "
+                f"ldm.channels = {ldm['channels']}, which the transformer "
+                "denoiser needs; pick heads that divide the width (e.g. 4 for 64)"
+            )
+        if ldm["beta_start"] >= ldm["beta_end"]:
+            raise ConfigError(
+                f"denoiser '{name}': ldm.beta_start = {ldm['beta_start']} is not "
+                f"below ldm.beta_end = {ldm['beta_end']}; the noise must grow "
+                "over the timesteps (defaults 0.0001 and 0.02)"
+            )
+    for name in [config["location"], *config["ablations"]["location"]]:
+        if name not in config["locations"]:
+            raise ConfigError(
+                f"location '{name}' is not one of locations: "
+                f"{sorted(config['locations'])}; add it there or fix the name"
+            )
+    timesteps = min(
+        ldm_settings(config, name)["timesteps"]
+        for name in [config["denoiser"], *config["ablations"]["denoiser"]]
+    )
     for sampler in [config["generate"]["sampler"], *config["ablations"]["sampler"]]:
         steps = int(sampler.partition("-")[2])
         if not 1 <= steps <= timesteps:
-            raise ConfigError(f"sampler '{sampler}': {steps} reverse steps, but the DDPM has "
-                              f"ldm.timesteps = {timesteps}; use at most {timesteps} steps "
-                              "(e.g. ddim-50) or raise ldm.timesteps")
-    ldm = config["ldm"]
-    if "transformer" in [ldm["kind"], *config["ablations"]["denoiser"]] and \
-            ldm["channels"] % ldm["heads"]:
-        raise ConfigError(f"ldm.heads = {ldm['heads']} does not divide ldm.channels = "
-                          f"{ldm['channels']}, which the transformer denoiser needs; pick "
-                          "heads that divide the width (e.g. 4 for 64)")
-    for name in [config["location"], *config["ablations"]["location"]]:
-        if name not in config["locations"]:
-            raise ConfigError(f"location '{name}' is not one of locations: "
-                              f"{sorted(config['locations'])}; add it there or fix the name")
+            raise ConfigError(
+                f"sampler '{sampler}': {steps} reverse steps, but the DDPM has "
+                f"ldm.timesteps = {timesteps}; use at most {timesteps} steps "
+                "(e.g. ddim-50) or raise ldm.timesteps"
+            )
     return config
+
+
+def _check_ldm(config: dict, name: str) -> None:
+    """A denoiser's settings (ldm with its overrides) fit the ldm section's schema."""
+    import jsonschema
+
+    preset = config["denoisers"][name]
+    _coerce(preset, {"type": "object", "properties": _schema()["properties"]["ldm"]["properties"]})
+    try:
+        _validator().evolve(schema=_schema()["properties"]["ldm"]).validate(
+            merge(config["ldm"], preset)
+        )
+    except jsonschema.ValidationError as e:
+        key = ".".join(str(p) for p in e.absolute_path) or "its top level"
+        raise ConfigError(
+            f"config key denoisers.{name}.{key}: {e.message} (denoisers hold "
+            f"ldm settings; see {SCHEMA})"
+        ) from None
+
+
+def ldm_settings(config: dict, denoiser: str) -> dict:
+    """The ldm settings of one named denoiser: the ldm section with its overrides."""
+    return merge(config["ldm"], config["denoisers"][denoiser])
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> dict:
@@ -162,9 +217,19 @@ def read_yaml(path: str | Path) -> dict:
 
 
 # Settings that leave an experiment's results as they are: its name, which seeds, ablations
-# and exports run, the device, where the data files come from, and extra named locations.
-RESULT_NEUTRAL = {"experiment", "seeds", "ablations", "device", "paper_table", "export",
-                  "data.root", "data.cache", "data.download"}
+# and exports run, the device, where the data files come from, and extra named locations
+# and denoisers.
+RESULT_NEUTRAL = {
+    "experiment",
+    "seeds",
+    "ablations",
+    "device",
+    "paper_table",
+    "export",
+    "data.root",
+    "data.cache",
+    "data.download",
+}
 
 
 def differences(config: dict, reference: dict, prefix: str = "") -> dict[str, object]:
@@ -173,8 +238,9 @@ def differences(config: dict, reference: dict, prefix: str = "") -> dict[str, ob
     out = {}
     for key in sorted(set(config) | set(reference), key=str):
         name = f"{prefix}{key}"
-        if name in RESULT_NEUTRAL or (prefix == "locations." and
-                                      (key not in reference or key not in config)):
+        if name in RESULT_NEUTRAL or (
+            prefix in ("locations.", "denoisers.") and (key not in reference or key not in config)
+        ):
             continue
         a, b = config.get(key), reference.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
@@ -195,7 +261,11 @@ def check_variant_is_named(given: dict, config: dict, default_path: str | Path) 
     default = load_config(default_path)
     if config["experiment"] != default["experiment"]:
         return
-    changed = differences(config, default)
+    changed = {
+        key: value
+        for key, value in differences(config, default).items()
+        if not key.startswith("denoisers.") or key.split(".")[1] == config["denoiser"]
+    }  # other denoisers: extra variants
     if not changed:
         return
     words = [f"{key}-{value}" for key, value in list(changed.items())[:2]]
@@ -205,17 +275,21 @@ def check_variant_is_named(given: dict, config: dict, default_path: str | Path) 
         f"this config changes {listed} from {Path(default_path).name} but does not name its "
         f"experiment, so its results would overwrite the default experiment's in "
         f"results/{config['experiment']}/. Name it: add `experiment: {suggestion}` to your "
-        f"config file, or --config experiment={suggestion}")
+        f"config file, or --config experiment={suggestion}"
+    )
 
 
 def describe_variant(config: dict) -> str:
     """The default variant of a validated config in one line, for the head of its tables."""
-    ldm = config["ldm"]
-    return (f"{config['experiment']}: data {config['data']['name']}, network "
-            f"{config['network']['name']}, location {config['location']}, K "
-            f"{config['collect']['k']}, noise {config['ae']['noise']}, denoiser {ldm['kind']} "
-            f"(latent_norm {ldm['latent_norm']}), sampler {config['generate']['sampler']}, "
-            f"seeds {', '.join(map(str, config['seeds']))}")
+    ldm = ldm_settings(config, config["denoiser"])
+    return (
+        f"{config['experiment']}: data {config['data']['name']}, network "
+        f"{config['network']['name']}, location {config['location']}, K "
+        f"{config['collect']['k']}, noise {config['ae']['noise']}, denoiser "
+        f"{config['denoiser']} ({ldm['kind']}, latent_norm {ldm['latent_norm']}), sampler "
+        f"{config['generate']['sampler']}, "
+        f"seeds {', '.join(map(str, config['seeds']))}"
+    )
 
 
 def layered_config(base: dict, layers: list[str | Path], top: dict | None = None) -> dict:

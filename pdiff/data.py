@@ -48,8 +48,9 @@ class Splits:
         storage = self.meta["storage"]
         if storage == "folder":
             pool = self._folder_pools()[1 if split == "test" else 0]
-            return FolderImages(pool, self.tensors[f"{split}_index"], self.meta["mean"],
-                                self.meta["std"])
+            return FolderImages(
+                pool, self.tensors[f"{split}_index"], self.meta["mean"], self.meta["std"]
+            )
         x = self.tensors[f"{split}_x"]
         if storage == "float":
             return x
@@ -65,28 +66,44 @@ class Splits:
         read, and checked against the stored labels (the folder may have changed since)."""
         if self._pools is None:
             m = self.meta
-            pools, _ = open_torchvision(m["dataset"], root=m["root"], download=False,
-                                        checksums=m["checksums"],
-                                        transform=decode_transform(m["image_size"]))
-            for pool, size, splits in ((pools[0], m["pool_sizes"][0], ("train", "val")),
-                                       (pools[1], m["pool_sizes"][1], ("test",))):
+            pools, _ = open_torchvision(
+                m["dataset"],
+                root=m["root"],
+                download=False,
+                checksums=m["checksums"],
+                transform=decode_transform(m["image_size"]),
+            )
+            for pool, size, splits in (
+                (pools[0], m["pool_sizes"][0], ("train", "val")),
+                (pools[1], m["pool_sizes"][1], ("test",)),
+            ):
                 labels = labels_of(pool)
                 if len(labels) != size or not all(
-                        torch.equal(labels[self.tensors[f"{s}_index"]], self.tensors[f"{s}_y"])
-                        for s in splits):
+                    torch.equal(labels[self.tensors[f"{s}_index"]], self.tensors[f"{s}_y"])
+                    for s in splits
+                ):
                     raise ArtifactError(
                         f"{m['root']}: the data set's files changed since prepare_data read "
-                        "them; delete the experiment's data.safetensors and rerun")
+                        "them; delete the experiment's data.safetensors and rerun"
+                    )
             self._pools = pools
         return self._pools
 
 
-def _split_indices(n_train: int, n_test: int, val_size: int, train_size: int | None,
-                   test_size: int | None, seed: int):
+def _split_indices(
+    n_train: int,
+    n_test: int,
+    val_size: int,
+    train_size: int | None,
+    test_size: int | None,
+    seed: int,
+):
     """Validation held out of the training pool at random; train and test subsampled."""
     if val_size >= n_train:
-        raise ValueError(f"data.val_size={val_size} leaves no training images (train set has "
-                         f"{n_train}); lower data.val_size")
+        raise ValueError(
+            f"data.val_size={val_size} leaves no training images (train set has "
+            f"{n_train}); lower data.val_size"
+        )
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n_train, generator=g)
     val_idx, train_idx = perm[:val_size], perm[val_size:]
@@ -105,10 +122,20 @@ def _resized(x: torch.Tensor, size: int | None) -> torch.Tensor:
     return resize(x, [size, size], antialias=True)
 
 
-def prepare_data(name: str, out: str, root: str | None = None, cache: str = "data",
-                 download: bool = True, train_size: int | None = None, val_size: int = 5000,
-                 test_size: int | None = None, seed: int = 0, image_size: int | None = None,
-                 num_classes: int | None = None, checksums: bool = True) -> None:
+def prepare_data(
+    name: str,
+    out: str,
+    root: str | None = None,
+    cache: str = "data",
+    download: bool = True,
+    train_size: int | None = None,
+    val_size: int = 5000,
+    test_size: int | None = None,
+    seed: int = 0,
+    image_size: int | None = None,
+    num_classes: int | None = None,
+    checksums: bool = True,
+) -> None:
     """Write train/val/test labels, and images or their indices, to one safetensors file.
 
     The validation split is held out of the training set (it selects models); the test set
@@ -121,34 +148,62 @@ def prepare_data(name: str, out: str, root: str | None = None, cache: str = "dat
     spec = DATASETS[name]
     (train, test), tv_root = open_torchvision(name, root, cache, download, checksums)
     pools = {"train": labels_of(train), "test": labels_of(test)}
-    idx = _split_indices(len(pools["train"]), len(pools["test"]), val_size, train_size,
-                         test_size, seed)
-    meta = {"dataset": name, "num_classes": spec["num_classes"], "mean": list(spec["mean"]),
-            "std": list(spec["std"]), "storage": spec["storage"]}
-    tensors = {f"{s}_y": pools["test" if s == "test" else "train"][i] for s, i in idx.items()}
     if spec["storage"] == "uint8":
         images = {"train": images_of(train), "test": images_of(test)}
+        for part, x in images.items():
+            if len(x) != len(pools[part]):
+                raise DataUnavailable(
+                    f"data set '{name}' in {tv_root}: its {part} files hold {len(x)} images "
+                    f"but {len(pools[part])} labels, so a file is corrupt or truncated; "
+                    f"replace {spec['layout']} with intact copies (or delete them and let "
+                    "torchvision download the data)"
+                )
+    idx = _split_indices(
+        len(pools["train"]), len(pools["test"]), val_size, train_size, test_size, seed
+    )
+    meta = {
+        "dataset": name,
+        "num_classes": spec["num_classes"],
+        "mean": list(spec["mean"]),
+        "std": list(spec["std"]),
+        "storage": spec["storage"],
+    }
+    tensors = {f"{s}_y": pools["test" if s == "test" else "train"][i] for s, i in idx.items()}
+    if spec["storage"] == "uint8":
         for s, i in idx.items():
-            tensors[f"{s}_x"] = _resized(images["test" if s == "test" else "train"][i],
-                                         image_size).to(torch.uint8)
+            tensors[f"{s}_x"] = _resized(
+                images["test" if s == "test" else "train"][i], image_size
+            ).to(torch.uint8)
     else:
         tensors.update({f"{s}_index": i for s, i in idx.items()})
-        meta.update(root=str(tv_root.resolve()), checksums=checksums, channels=3,
-                    image_size=image_size or spec["image_size"],
-                    pool_sizes=[len(pools["train"]), len(pools["test"])])
+        meta.update(
+            root=str(tv_root.resolve()),
+            checksums=checksums,
+            channels=3,
+            image_size=image_size or spec["image_size"],
+            pool_sizes=[len(pools["train"]), len(pools["test"])],
+        )
     save_tensors(tensors, out, metadata=meta)
 
 
-def prepare_callable(name: str, out: str, root: str | None = None,
-                     train_size: int | None = None, test_size: int | None = None,
-                     seed: int = 0, num_classes: int | None = None) -> None:
+def prepare_callable(
+    name: str,
+    out: str,
+    root: str | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    num_classes: int | None = None,
+) -> None:
     """A user's data set: `name` is 'package.module:function' returning (train, val, test)
     torch Datasets of (normalized image tensor C x H x W, int label); stored as float."""
     fn = load_callable(name, "data.name")
     sets = call_with_accepted(fn, {}, {"root": root})
     if not (isinstance(sets, tuple | list) and len(sets) == 3):
-        raise TypeError(f"data.name '{name}' returned {type(sets).__name__}; it must return "
-                        "(train, val, test) data sets of (image tensor, int label)")
+        raise TypeError(
+            f"data.name '{name}' returned {type(sets).__name__}; it must return "
+            "(train, val, test) data sets of (image tensor, int label)"
+        )
     tensors = {}
     for split, ds in zip(SPLITS, sets, strict=True):
         items = [ds[i] for i in range(len(ds))]
@@ -156,11 +211,15 @@ def prepare_callable(name: str, out: str, root: str | None = None,
             raise ValueError(f"data.name '{name}': the {split} split is empty")
         x = torch.stack([torch.as_tensor(img, dtype=torch.float32) for img, _ in items])
         if x.ndim != 4 or (split != "train" and x.shape[1:] != tensors["train_x"].shape[1:]):
-            raise ValueError(f"data.name '{name}': {split} images have shape "
-                             f"{tuple(x.shape[1:])}; every image must be C x H x W, the "
-                             "same in all three splits")
-        tensors[f"{split}_x"], tensors[f"{split}_y"] = x, torch.tensor(
-            [int(label) for _, label in items], dtype=torch.int64)
+            raise ValueError(
+                f"data.name '{name}': {split} images have shape "
+                f"{tuple(x.shape[1:])}; every image must be C x H x W, the "
+                "same in all three splits"
+            )
+        tensors[f"{split}_x"], tensors[f"{split}_y"] = (
+            x,
+            torch.tensor([int(label) for _, label in items], dtype=torch.int64),
+        )
     g = torch.Generator().manual_seed(seed)
     for split, size in (("train", train_size), ("test", test_size)):
         if size is not None:
@@ -170,10 +229,13 @@ def prepare_callable(name: str, out: str, root: str | None = None,
     labels = torch.cat([tensors[f"{s}_y"] for s in SPLITS])
     classes = num_classes or int(labels.max()) + 1
     if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"data.name '{name}': labels span {int(labels.min())}.."
-                         f"{int(labels.max())}, outside 0..{classes - 1} (data.num_classes)")
-    save_tensors(tensors, out, metadata={"dataset": name, "num_classes": classes,
-                                         "storage": "float"})
+        raise ValueError(
+            f"data.name '{name}': labels span {int(labels.min())}.."
+            f"{int(labels.max())}, outside 0..{classes - 1} (data.num_classes)"
+        )
+    save_tensors(
+        tensors, out, metadata={"dataset": name, "num_classes": classes, "storage": "float"}
+    )
 
 
 def data_shape(path: str) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 import shutil
 import zlib
 from pathlib import Path
@@ -13,8 +14,12 @@ import torch
 # Pretrained networks expect inputs normalized with ImageNet's statistics; the photo data sets
 # (Flowers, Pets, Food) are fine-tuned from them, so they use the same.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+IDX_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 
 # Per data set: torchvision's class; the constructor keywords of the splits that form the
 # training pool (validation is held out of it) and the test set; where the images live
@@ -22,50 +27,113 @@ IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 # pdiff.folder_images); native image side (folder sets: the side they are decoded to unless
 # data.image_size says otherwise); classes; channel statistics; what data.root must hold.
 DATASETS = {
-    "mnist": dict(tv_class="MNIST", train=[{"train": True}], test=[{"train": False}],
-                  storage="uint8", image_size=28, num_classes=10, mean=(0.1307,), std=(0.3081,),
-                  layout=", ".join(IDX_FILES) + " (.gz or not)"),
-    "fashion_mnist": dict(tv_class="FashionMNIST", train=[{"train": True}],
-                          test=[{"train": False}], storage="uint8", image_size=28,
-                          num_classes=10, mean=(0.2860,), std=(0.3530,),
-                          layout=", ".join(IDX_FILES) + " (.gz or not)"),
-    "cifar10": dict(tv_class="CIFAR10", train=[{"train": True}], test=[{"train": False}],
-                    storage="uint8", image_size=32, num_classes=10,
-                    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-                    layout="cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta)"),
-    "cifar100": dict(tv_class="CIFAR100", train=[{"train": True}], test=[{"train": False}],
-                     storage="uint8", image_size=32, num_classes=100,
-                     mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
-                     layout="cifar-100-python/ (train, test, meta)"),
-    "stl10": dict(tv_class="STL10", train=[{"split": "train"}], test=[{"split": "test"}],
-                  storage="uint8", image_size=96, num_classes=10,
-                  mean=(0.4467, 0.4398, 0.4066), std=(0.2603, 0.2566, 0.2713),
-                  layout="stl10_binary/ (train_X.bin, train_y.bin, test_X.bin, test_y.bin, "
-                         "unlabeled_X.bin)"),
+    "mnist": dict(
+        tv_class="MNIST",
+        train=[{"train": True}],
+        test=[{"train": False}],
+        storage="uint8",
+        image_size=28,
+        num_classes=10,
+        mean=(0.1307,),
+        std=(0.3081,),
+        layout=", ".join(IDX_FILES) + " (.gz or not)",
+    ),
+    "fashion_mnist": dict(
+        tv_class="FashionMNIST",
+        train=[{"train": True}],
+        test=[{"train": False}],
+        storage="uint8",
+        image_size=28,
+        num_classes=10,
+        mean=(0.2860,),
+        std=(0.3530,),
+        layout=", ".join(IDX_FILES) + " (.gz or not)",
+    ),
+    "cifar10": dict(
+        tv_class="CIFAR10",
+        train=[{"train": True}],
+        test=[{"train": False}],
+        storage="uint8",
+        image_size=32,
+        num_classes=10,
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),
+        layout="cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta)",
+    ),
+    "cifar100": dict(
+        tv_class="CIFAR100",
+        train=[{"train": True}],
+        test=[{"train": False}],
+        storage="uint8",
+        image_size=32,
+        num_classes=100,
+        mean=(0.5071, 0.4865, 0.4409),
+        std=(0.2673, 0.2564, 0.2762),
+        layout="cifar-100-python/ (train, test, meta)",
+    ),
+    "stl10": dict(
+        tv_class="STL10",
+        train=[{"split": "train"}],
+        test=[{"split": "test"}],
+        storage="uint8",
+        image_size=96,
+        num_classes=10,
+        mean=(0.4467, 0.4398, 0.4066),
+        std=(0.2603, 0.2566, 0.2713),
+        layout="stl10_binary/ (train_X.bin, train_y.bin, test_X.bin, test_y.bin, unlabeled_X.bin)",
+    ),
     # Flowers' official train and val splits have 10 images per class each: both form the
     # training pool, and data.val_size is held out of it as for every other data set.
-    "flowers102": dict(tv_class="Flowers102", train=[{"split": "train"}, {"split": "val"}],
-                       test=[{"split": "test"}], storage="folder", image_size=224,
-                       num_classes=102, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                       layout="flowers-102/ (jpg/image_*.jpg, imagelabels.mat, setid.mat)"),
-    "pets": dict(tv_class="OxfordIIITPet", train=[{"split": "trainval"}],
-                 test=[{"split": "test"}], storage="folder", image_size=224, num_classes=37,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                 layout="oxford-iiit-pet/ (images/*.jpg, annotations/trainval.txt, "
-                        "annotations/test.txt)"),
-    "food101": dict(tv_class="Food101", train=[{"split": "train"}], test=[{"split": "test"}],
-                    storage="folder", image_size=224, num_classes=101, mean=IMAGENET_MEAN,
-                    std=IMAGENET_STD,
-                    layout="food-101/ (images/<class>/*.jpg, meta/train.json, meta/test.json)"),
+    "flowers102": dict(
+        tv_class="Flowers102",
+        train=[{"split": "train"}, {"split": "val"}],
+        test=[{"split": "test"}],
+        storage="folder",
+        image_size=224,
+        num_classes=102,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        layout="flowers-102/ (jpg/image_*.jpg, imagelabels.mat, setid.mat)",
+    ),
+    "pets": dict(
+        tv_class="OxfordIIITPet",
+        train=[{"split": "trainval"}],
+        test=[{"split": "test"}],
+        storage="folder",
+        image_size=224,
+        num_classes=37,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        layout="oxford-iiit-pet/ (images/*.jpg, annotations/trainval.txt, annotations/test.txt)",
+    ),
+    "food101": dict(
+        tv_class="Food101",
+        train=[{"split": "train"}],
+        test=[{"split": "test"}],
+        storage="folder",
+        image_size=224,
+        num_classes=101,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        layout="food-101/ (images/<class>/*.jpg, meta/train.json, meta/test.json)",
+    ),
     # ImageNet's licence rules out a download: data.root is a local folder, and its val split
     # (50,000 images) is the test set.
-    "imagenet": dict(tv_class="ImageNet", train=[{"split": "train"}], test=[{"split": "val"}],
-                     storage="folder", image_size=224, num_classes=1000, mean=IMAGENET_MEAN,
-                     std=IMAGENET_STD, download=False,
-                     layout="train/ and val/ with one folder of images per class (the same "
-                            "class folders in both), or the original archives "
-                            "ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar and "
-                            "ILSVRC2012_devkit_t12.tar.gz, which torchvision unpacks once"),
+    "imagenet": dict(
+        tv_class="ImageNet",
+        train=[{"split": "train"}],
+        test=[{"split": "val"}],
+        storage="folder",
+        image_size=224,
+        num_classes=1000,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        download=False,
+        layout="train/ and val/ with one folder of images per class (the same "
+        "class folders in both), or the original archives "
+        "ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar and "
+        "ILSVRC2012_devkit_t12.tar.gz, which torchvision unpacks once",
+    ),
 }
 # Where Debian's dataset-* packages put the original files.
 KNOWN_ROOTS = {
@@ -81,7 +149,21 @@ INSTALL_HINTS = {
 
 
 class DataUnavailable(RuntimeError):
-    """The data set is neither on disk nor downloadable."""
+    """The data set is neither on disk nor downloadable, or its files are corrupt."""
+
+
+# What torchvision's parsers raise on a truncated or damaged file (pickles, binary arrays,
+# IDX files, archives, images).
+CORRUPT_FILE_ERRORS = (
+    EOFError,
+    pickle.UnpicklingError,
+    ValueError,
+    OSError,
+    zlib.error,
+    UnicodeDecodeError,
+    IndexError,
+    KeyError,
+)
 
 
 def _stage_idx_files(name: str, root: Path, cache: Path) -> bool:
@@ -103,9 +185,11 @@ def _stage_idx_files(name: str, root: Path, cache: Path) -> bool:
                     shutil.copyfileobj(src, dst)
         except (EOFError, OSError, zlib.error) as e:
             tmp.unlink(missing_ok=True)
-            raise DataUnavailable(f"{source}: corrupt or truncated ({type(e).__name__}: {e}); "
-                                  "replace it with an intact copy (reinstall the data package, "
-                                  "or delete it and let torchvision download the data)") from e
+            raise DataUnavailable(
+                f"{source}: corrupt or truncated ({type(e).__name__}: {e}); "
+                "replace it with an intact copy (reinstall the data package, "
+                "or delete it and let torchvision download the data)"
+            ) from e
         tmp.replace(raw / f)
     return True
 
@@ -138,8 +222,9 @@ def _image_folders(root, split, transform=None, **_):
 def _constructor(name: str, root: Path, checksums: bool):
     import torchvision
 
-    if name == "imagenet" and not any((root / f).exists() for f in
-                                      ("meta.bin", "ILSVRC2012_devkit_t12.tar.gz")):
+    if name == "imagenet" and not any(
+        (root / f).exists() for f in ("meta.bin", "ILSVRC2012_devkit_t12.tar.gz")
+    ):
         return _image_folders
     cls = getattr(torchvision.datasets, DATASETS[name]["tv_class"])
     return cls if checksums else _unverified(cls)
@@ -150,17 +235,29 @@ def _open(name: str, root: Path, checksums: bool, download: bool, transform):
     spec = DATASETS[name]
     make = _constructor(name, root, checksums)
     extra = {"download": download} if spec.get("download", True) else {}
-    parts = {part: [make(str(root), transform=transform, **kw, **extra) for kw in spec[part]]
-             for part in ("train", "test")}
+    parts = {
+        part: [make(str(root), transform=transform, **kw, **extra) for kw in spec[part]]
+        for part in ("train", "test")
+    }
     if name == "imagenet" and parts["train"][0].classes != parts["test"][0].classes:
-        raise DataUnavailable(f"ImageNet in {root}: train/ and val/ hold different class "
-                              "folders; both need one folder per class, the same names")
-    return tuple(p[0] if len(p) == 1 else torch.utils.data.ConcatDataset(p)
-                 for p in (parts["train"], parts["test"]))
+        raise DataUnavailable(
+            f"ImageNet in {root}: train/ and val/ hold different class "
+            "folders; both need one folder per class, the same names"
+        )
+    return tuple(
+        p[0] if len(p) == 1 else torch.utils.data.ConcatDataset(p)
+        for p in (parts["train"], parts["test"])
+    )
 
 
-def open_torchvision(name: str, root: str | None = None, cache: str = "data",
-                     download: bool = True, checksums: bool = True, transform=None):
+def open_torchvision(
+    name: str,
+    root: str | None = None,
+    cache: str = "data",
+    download: bool = True,
+    checksums: bool = True,
+    transform=None,
+):
     """torchvision's (training pool, test set) of a known data set from a local folder, or by
     download; and the folder torchvision reads them from."""
     if name not in DATASETS:
@@ -183,6 +280,12 @@ def open_torchvision(name: str, root: str | None = None, cache: str = "data",
         raise
     except (RuntimeError, FileNotFoundError) as e:
         said = f"torchvision: {e}"
+    except CORRUPT_FILE_ERRORS as e:  # the files are there, but torchvision cannot parse them
+        raise DataUnavailable(
+            f"data set '{name}' in {tv_root}: a file is corrupt or truncated "
+            f"({type(e).__name__}: {e}); replace {spec['layout']} with intact copies (or "
+            f"delete them and let torchvision download the data)"
+        ) from e
     if download and spec.get("download", True):
         try:
             return _open(name, tv_root, checksums, True, transform), tv_root
@@ -192,14 +295,18 @@ def open_torchvision(name: str, root: str | None = None, cache: str = "data",
         reason = f"{name} cannot be downloaded ({said})"
     else:
         reason = f"download is off (data.download: false; {said})"
-    sums = ("; torchvision also checks the files' MD5 sums, and data.checksums: false accepts "
-            "another copy in the same format" if checksums and name in MD5_CHECKED else "")
+    sums = (
+        "; torchvision also checks the files' MD5 sums, and data.checksums: false accepts "
+        "another copy in the same format"
+        if checksums and name in MD5_CHECKED
+        else ""
+    )
     raise DataUnavailable(
         f"data set '{name}' not found: looked in {', '.join(looked)}, and {reason}. "
         f"Fix: {INSTALL_HINTS[name] + ', or ' if name in INSTALL_HINTS else ''}set data.root "
         f"to a folder holding {spec['layout']}, or allow data.download with network access"
-        f"{sums}.")
-
+        f"{sums}."
+    )
 
 
 def labels_of(dataset) -> torch.Tensor:

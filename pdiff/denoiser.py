@@ -47,13 +47,17 @@ class ResBlock1d(nn.Module):
 class LatentDenoiser(_TimeConditioned):
     """1-D conv residual blocks along the latent length (the paper's kind of denoiser)."""
 
-    def __init__(self, latent_channels: int, channels: int = 128, blocks: int = 4,
-                 time_dim: int = 128):
+    def __init__(
+        self, latent_channels: int, channels: int = 128, blocks: int = 4, time_dim: int = 128
+    ):
         super().__init__(time_dim)
         self.inp = nn.Conv1d(latent_channels, channels, 3, padding=1)
         self.blocks = nn.ModuleList([ResBlock1d(channels, time_dim) for _ in range(blocks)])
-        self.out = nn.Sequential(nn.GroupNorm(min(8, channels), channels), nn.SiLU(),
-                                 nn.Conv1d(channels, latent_channels, 3, padding=1))
+        self.out = nn.Sequential(
+            nn.GroupNorm(min(8, channels), channels),
+            nn.SiLU(),
+            nn.Conv1d(channels, latent_channels, 3, padding=1),
+        )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         temb = self.embed_time(t, x)
@@ -72,8 +76,9 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(width, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
-                                 nn.Linear(4 * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
+        )
         self.modulation = nn.Linear(time_dim, 6 * width)
         # Zero-initialized gates: each block starts as the identity.
         nn.init.zeros_(self.modulation.weight)
@@ -81,7 +86,8 @@ class TransformerBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = (
-            self.modulation(nn.functional.silu(temb)).unsqueeze(1).chunk(6, dim=-1))
+            self.modulation(nn.functional.silu(temb)).unsqueeze(1).chunk(6, dim=-1)
+        )
         a = self.norm1(h) * (1 + scale1) + shift1
         h = h + gate1 * self.attn(a, a, a, need_weights=False)[0]
         m = self.norm2(h) * (1 + scale2) + shift2
@@ -93,13 +99,21 @@ class TransformerDenoiser(_TimeConditioned):
     embedding of where it sits in the row (which tensor, which chunk); `blocks` transformer
     blocks let each token see all the others."""
 
-    def __init__(self, latent_channels: int, latent_length: int, width: int = 128,
-                 blocks: int = 4, heads: int = 4, time_dim: int = 128):
+    def __init__(
+        self,
+        latent_channels: int,
+        latent_length: int,
+        width: int = 128,
+        blocks: int = 4,
+        heads: int = 4,
+        time_dim: int = 128,
+    ):
         super().__init__(time_dim)
         self.inp = nn.Linear(latent_channels, width)
         self.position = nn.Parameter(torch.randn(latent_length, width) * 0.02)
-        self.blocks = nn.ModuleList([TransformerBlock(width, heads, time_dim)
-                                     for _ in range(blocks)])
+        self.blocks = nn.ModuleList(
+            [TransformerBlock(width, heads, time_dim) for _ in range(blocks)]
+        )
         self.norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, latent_channels)
 
@@ -118,3 +132,25 @@ def build_denoiser(conf: dict) -> nn.Module:
     """A denoiser from its stored config ({"kind": ..., **constructor arguments})."""
     conf = dict(conf)
     return DENOISERS[conf.pop("kind", "conv")](**conf)
+
+
+def denoiser_config(m: dict, latent_shape: tuple[int, int]) -> dict:
+    """The denoiser's constructor arguments from its ldm settings and the latent shape (stored
+    with its weights; build_denoiser takes them)."""
+    if m["kind"] == "transformer":
+        return {
+            "kind": "transformer",
+            "latent_channels": latent_shape[0],
+            "latent_length": latent_shape[1],
+            "width": m["channels"],
+            "blocks": m["blocks"],
+            "heads": m["heads"],
+            "time_dim": m["time_dim"],
+        }
+    return {
+        "kind": "conv",
+        "latent_channels": latent_shape[0],
+        "channels": m["channels"],
+        "blocks": m["blocks"],
+        "time_dim": m["time_dim"],
+    }

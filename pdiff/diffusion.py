@@ -14,9 +14,15 @@ from tqdm import tqdm
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
 
 
-def make_scheduler(kind: str, timesteps: int = 1000, beta_start: float = 1e-4,
-                   beta_end: float = 2e-2, beta_schedule: str = "linear",
-                   prediction: str = "epsilon", clip_sample: float | None = None):
+def make_scheduler(
+    kind: str,
+    timesteps: int = 1000,
+    beta_start: float = 1e-4,
+    beta_end: float = 2e-2,
+    beta_schedule: str = "linear",
+    prediction: str = "epsilon",
+    clip_sample: float | None = None,
+):
     """A diffusers noise scheduler; all kinds share the training schedule and prediction type.
 
     `clip_sample` clips the predicted clean latent to +-clip_sample at every step (None: no
@@ -28,9 +34,14 @@ def make_scheduler(kind: str, timesteps: int = 1000, beta_start: float = 1e-4,
     extra = {}
     if kind in ("ddpm", "ddim"):
         extra = {"clip_sample": clip_sample is not None, "clip_sample_range": clip_sample or 1.0}
-    return SCHEDULERS[kind](num_train_timesteps=timesteps, beta_start=beta_start,
-                            beta_end=beta_end, beta_schedule=beta_schedule,
-                            prediction_type=prediction, **extra)
+    return SCHEDULERS[kind](
+        num_train_timesteps=timesteps,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        beta_schedule=beta_schedule,
+        prediction_type=prediction,
+        **extra,
+    )
 
 
 def _target(scheduler, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -52,11 +63,23 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
         e.lerp_(p, 1 - d)
 
 
-def train_denoiser(denoiser: nn.Module, latents: torch.Tensor, scheduler, *, steps: int,
-                   batch_size: int, lr: float, weight_decay: float, seed: int,
-                   device: torch.device, lr_schedule: str = "constant", warmup_steps: int = 0,
-                   ema_decay: float = 0.0, log=print, log_every: int = 500) -> tuple[nn.Module,
-                                                                                    list[dict]]:
+def train_denoiser(
+    denoiser: nn.Module,
+    latents: torch.Tensor,
+    scheduler,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    device: torch.device,
+    lr_schedule: str = "constant",
+    warmup_steps: int = 0,
+    ema_decay: float = 0.0,
+    log=print,
+    log_every: int = 500,
+) -> tuple[nn.Module, list[dict]]:
     """MSE on noised latents at uniformly drawn timesteps, the target by the scheduler's
     prediction type. Returns the denoiser to sample from (the EMA of its weights when
     ema_decay > 0, else the trained one) and the loss history."""
@@ -64,8 +87,9 @@ def train_denoiser(denoiser: nn.Module, latents: torch.Tensor, scheduler, *, ste
     denoiser.to(device).train()
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False) if ema_decay > 0 else None
     opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = get_scheduler(lr_schedule, opt, num_warmup_steps=warmup_steps,
-                             num_training_steps=steps)
+    schedule = get_scheduler(
+        lr_schedule, opt, num_warmup_steps=warmup_steps, num_training_steps=steps
+    )
     T = scheduler.config.num_train_timesteps
     history = []
     for step in tqdm(range(1, steps + 1), desc="ldm", mininterval=5):
@@ -90,8 +114,15 @@ def train_denoiser(denoiser: nn.Module, latents: torch.Tensor, scheduler, *, ste
 
 
 @torch.no_grad()
-def sample(denoiser: nn.Module, scheduler, n: int, shape: tuple[int, ...], steps: int,
-           seed: int, device: torch.device) -> torch.Tensor:
+def sample(
+    denoiser: nn.Module,
+    scheduler,
+    n: int,
+    shape: tuple[int, ...],
+    steps: int,
+    seed: int,
+    device: torch.device,
+) -> torch.Tensor:
     """Draw n latents by running the scheduler's reverse process for `steps` steps."""
     g = torch.Generator().manual_seed(seed)
     denoiser.to(device).eval()

@@ -19,8 +19,11 @@ def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module,
     if not isinstance(model, nn.Sequential):
         return nn.Identity(), model
     children = list(model.named_children())
-    first = min(i for i, (name, _) in enumerate(children)
-                if any(n.startswith(name + ".") for n in subset.names))
+    first = min(
+        i
+        for i, (name, _) in enumerate(children)
+        if any(n.startswith(name + ".") for n in subset.names)
+    )
     prefix = nn.Sequential(*[m for _, m in children[:first]])
     suffix = nn.Sequential()
     for name, m in children[first:]:
@@ -29,8 +32,7 @@ def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module,
 
 
 @torch.no_grad()
-def features(module: nn.Module, x, batch_size: int, device: torch.device,
-             precision: str = "fp32"):
+def features(module: nn.Module, x, batch_size: int, device: torch.device, precision: str = "fp32"):
     """Run a frozen module over x in batches (eval mode); the result stays on `device`.
 
     An identity prefix (a network that is not split) returns x itself: the images then stay
@@ -40,8 +42,9 @@ def features(module: nn.Module, x, batch_size: int, device: torch.device,
         return x
     module.eval().to(device)
     with autocast(device, precision):
-        return torch.cat([module(x[i:i + batch_size].to(device))
-                          for i in range(0, len(x), batch_size)])
+        return torch.cat(
+            [module(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+        )
 
 
 def resolve_sets_per_batch(sets_per_batch: int | str, device: torch.device) -> int:
@@ -61,10 +64,17 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
-                 x, device: torch.device, batch_size: int = 1000,
-                 sets_per_batch: int | str = "auto", prefix_features=None,
-                 precision: str = "fp32"):
+def predict_sets(
+    model: nn.Module,
+    subset: ParameterSubset,
+    sets: torch.Tensor,
+    x,
+    device: torch.device,
+    batch_size: int = 1000,
+    sets_per_batch: int | str = "auto",
+    prefix_features=None,
+    precision: str = "fp32",
+):
     """Predicted classes (S x N) of the network with each of the S parameter rows put in.
 
     The prefix runs once; the suffix runs once per set (1 set per batch: a plain loop, 4-D
@@ -73,8 +83,11 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
     """
     model = model.eval().to(device)
     prefix, suffix = split_network(model, subset)
-    feats = prefix_features if prefix_features is not None else features(
-        prefix, x, batch_size, device, precision)
+    feats = (
+        prefix_features
+        if prefix_features is not None
+        else features(prefix, x, batch_size, device, precision)
+    )
     base = {k: v for k, v in suffix.named_parameters()}
     base.update(dict(suffix.named_buffers()))
     fixed = {k: v for k, v in base.items() if k not in subset.names}
@@ -88,26 +101,32 @@ def predict_sets(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
 
     if per == 1:
         fixed = {k: layout(v) for k, v in fixed.items()}
-        chunks = [{k: layout(v) for k, v in subset.unflatten(row.to(device)).items()}
-                  for row in sets]
+        chunks = [
+            {k: layout(v) for k, v in subset.unflatten(row.to(device)).items()} for row in sets
+        ]
 
         def run_chunk(params, xb):
             return run(params, xb).unsqueeze(0)
     else:
         run_chunk = vmap(run, in_dims=(0, None))
-        chunks = [subset.unflatten(sets[s:s + per].to(device))
-                  for s in range(0, len(sets), per)]
+        chunks = [subset.unflatten(sets[s : s + per].to(device)) for s in range(0, len(sets), per)]
     out = []
     for i in range(0, len(feats), batch_size):
-        xb = layout(feats[i:i + batch_size].to(device))  # once per image batch, for all sets
+        xb = layout(feats[i : i + batch_size].to(device))  # once per image batch, for all sets
         with autocast(device, precision):
             out.append(torch.cat([run_chunk(chunk, xb) for chunk in chunks]).cpu())
     return torch.cat(out, dim=1)
 
 
 @torch.no_grad()
-def predict_sets_reference(model: nn.Module, subset: ParameterSubset, sets: torch.Tensor,
-                           x: torch.Tensor, device: torch.device, batch_size: int = 1000):
+def predict_sets_reference(
+    model: nn.Module,
+    subset: ParameterSubset,
+    sets: torch.Tensor,
+    x: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 1000,
+):
     """The plain path: load each set into the network and run a full forward. For checks."""
     model = model.eval().to(device)
     original = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -117,8 +136,14 @@ def predict_sets_reference(model: nn.Module, subset: ParameterSubset, sets: torc
         for row in sets:
             for n, t in subset.unflatten(row.to(device)).items():
                 params[n].copy_(t)
-            out.append(torch.cat([model(x[i:i + batch_size].to(device)).argmax(-1)
-                                  for i in range(0, len(x), batch_size)]).cpu())
+            out.append(
+                torch.cat(
+                    [
+                        model(x[i : i + batch_size].to(device)).argmax(-1)
+                        for i in range(0, len(x), batch_size)
+                    ]
+                ).cpu()
+            )
     finally:
         for n, p in params.items():
             p.copy_(original[n])
@@ -140,10 +165,16 @@ def finite_rows(sets: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(sets).all(dim=1)
 
 
-def evaluate_groups(model: nn.Module, subset: ParameterSubset, groups: dict[str, torch.Tensor],
-                    splits: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
-                    batch_size: int = 1000, sets_per_batch: int | str = "auto",
-                    precision: str = "fp32") -> dict:
+def evaluate_groups(
+    model: nn.Module,
+    subset: ParameterSubset,
+    groups: dict[str, torch.Tensor],
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    batch_size: int = 1000,
+    sets_per_batch: int | str = "auto",
+    precision: str = "fp32",
+) -> dict:
     """Accuracy on every split and predictions of every group of parameter rows.
 
     The prefix features are computed once per split for all groups. Rows with NaN or Inf
@@ -158,8 +189,16 @@ def evaluate_groups(model: nn.Module, subset: ParameterSubset, groups: dict[str,
             ok = finite_rows(rows)
             preds = torch.full((len(rows), len(y)), -1, dtype=torch.long)
             if ok.any():
-                preds[ok] = predict_sets(model, subset, rows[ok], x, device, batch_size,
-                                         sets_per_batch, prefix_features=feats,
-                                         precision=precision)
+                preds[ok] = predict_sets(
+                    model,
+                    subset,
+                    rows[ok],
+                    x,
+                    device,
+                    batch_size,
+                    sets_per_batch,
+                    prefix_features=feats,
+                    precision=precision,
+                )
             out[group, split] = (torch.where(ok, accuracy(preds, y), float("nan")), preds)
     return out

@@ -59,8 +59,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
-                 metadata: dict | None = None) -> None:
+def save_tensors(
+    tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None
+) -> None:
     """Write tensors as safetensors, atomically, with optional JSON-able metadata.
 
     The metadata is stored as one JSON string: safetensors orders several metadata keys at
@@ -90,8 +91,10 @@ def load_tensors(path: str | os.PathLike, check_finite: bool = True) -> dict[str
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise ArtifactError(f"{path}: not a readable safetensors file ({e}); "
-                            "delete it and rerun the rule that writes it") from e
+        raise ArtifactError(
+            f"{path}: not a readable safetensors file ({e}); "
+            "delete it and rerun the rule that writes it"
+        ) from e
     if check_finite:
         for name, t in tensors.items():
             if t.is_floating_point() and not torch.isfinite(t).all():
@@ -121,18 +124,25 @@ def load_table(path: str | os.PathLike, columns: tuple[str, ...] = ()) -> pd.Dat
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path}: cannot read the table ({e}); delete it and rerun the "
-                            "rule that writes it") from e
+        raise ArtifactError(
+            f"{path}: cannot read the table ({e}); delete it and rerun the rule that writes it"
+        ) from e
     missing = [c for c in columns if c not in df.columns]
     if missing or df.empty:
         what = f"lacks the columns {missing}" if missing else "has no rows"
-        raise ArtifactError(f"{path}: {what}; it is truncated or not pdiff's: delete it and "
-                            "rerun the rule that writes it")
+        raise ArtifactError(
+            f"{path}: {what}; it is truncated or not pdiff's: delete it and "
+            "rerun the rule that writes it"
+        )
     return df
 
 
-def save_table(df: pd.DataFrame, csv_path: str | os.PathLike,
-               md_path: str | os.PathLike | None = None, floatfmt: str = ".2f") -> None:
+def save_table(
+    df: pd.DataFrame,
+    csv_path: str | os.PathLike,
+    md_path: str | os.PathLike | None = None,
+    floatfmt: str = ".2f",
+) -> None:
     """Write a table as CSV (and Markdown when asked), atomically."""
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False)
@@ -152,6 +162,8 @@ def load_module(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]
     tensors = load_tensors(path)
     meta = load_metadata(path)
     if "config" not in meta:
-        raise ArtifactError(f"{path}: no config in the file's metadata; it was not written by "
-                            "pdiff (delete it and rerun the rule that writes it)")
+        raise ArtifactError(
+            f"{path}: no config in the file's metadata; it was not written by "
+            "pdiff (delete it and rerun the rule that writes it)"
+        )
     return tensors, meta["config"]

@@ -10,8 +10,14 @@ from pdiff.similarity import max_similarity, nearest_distance, wrong_prediction_
 from pdiff.subset import ParameterSubset
 
 
-def noise_added(sources: torch.Tensor, subset: ParameterSubset, sigma: float, n: int,
-                g: torch.Generator, relative: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def noise_added(
+    sources: torch.Tensor,
+    subset: ParameterSubset,
+    sigma: float,
+    n: int,
+    g: torch.Generator,
+    relative: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """n random sources plus Gaussian noise, relative to each tensor's std or absolute.
     Returns the rows and the index of the source each came from."""
     origin = torch.randint(len(sources), (n,), generator=g)
@@ -28,8 +34,9 @@ def noise_added(sources: torch.Tensor, subset: ParameterSubset, sigma: float, n:
 def source_averages(sources: torch.Tensor, of: int, repeats: int, g: torch.Generator):
     """`repeats` uniform averages of `of` distinct random sources."""
     of = min(of, len(sources))
-    return torch.stack([sources[torch.randperm(len(sources), generator=g)[:of]].mean(0)
-                        for _ in range(repeats)])
+    return torch.stack(
+        [sources[torch.randperm(len(sources), generator=g)[:of]].mean(0) for _ in range(repeats)]
+    )
 
 
 def coordinate_gaussian(sources: torch.Tensor, repeats: int, g: torch.Generator):
@@ -38,8 +45,13 @@ def coordinate_gaussian(sources: torch.Tensor, repeats: int, g: torch.Generator)
     return mean + std * torch.randn((repeats, sources.shape[1]), generator=g)
 
 
-def novelty(groups: dict[str, torch.Tensor], preds: dict[str, torch.Tensor],
-            labels: torch.Tensor, sources: str, normalize) -> pd.DataFrame:
+def novelty(
+    groups: dict[str, torch.Tensor],
+    preds: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    sources: str,
+    normalize,
+) -> pd.DataFrame:
     """Per model: max wrong-prediction IoU with any source (a source not with itself) and
     L2 distance to the nearest source, raw and in normalized parameters."""
     src_rows, src_preds = groups[sources], preds[sources]
@@ -55,13 +67,21 @@ def novelty(groups: dict[str, torch.Tensor], preds: dict[str, torch.Tensor],
             s = wrong_prediction_iou(preds[name][ok], src_preds, labels)
             sim[ok] = max_similarity(s, exclude_self=is_src)
             raw[ok], near[ok] = nearest_distance(rows[ok], src_rows, exclude_self=is_src)
-            norm[ok], _ = nearest_distance(normalize(rows[ok]), normalize(src_rows),
-                                           exclude_self=is_src)
-        frames.append(pd.DataFrame({"group": name, "index": range(len(rows)),
-                                    "max_similarity": sim.tolist(),
-                                    "nearest_l2": raw.tolist(),
-                                    "nearest_l2_normalized": norm.tolist(),
-                                    "nearest_source": near.tolist()}))
+            norm[ok], _ = nearest_distance(
+                normalize(rows[ok]), normalize(src_rows), exclude_self=is_src
+            )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": name,
+                    "index": range(len(rows)),
+                    "max_similarity": sim.tolist(),
+                    "nearest_l2": raw.tolist(),
+                    "nearest_l2_normalized": norm.tolist(),
+                    "nearest_source": near.tolist(),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -73,12 +93,20 @@ def summary(models: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, m in models.groupby("group", sort=False):
         acc = group_stats(m, name)
-        rows.append({"group": name, "n": acc["n"], "nonfinite": acc["nonfinite"],
-                     "acc_best": acc["best"], "acc_mean": acc["mean"],
-                     "acc_median": acc["median"], "acc_val_chosen": acc["val_chosen"],
-                     "max_sim_min": m.max_similarity.min(),
-                     "max_sim_median": m.max_similarity.median(),
-                     "max_sim_max": m.max_similarity.max(),
-                     "nearest_l2_median": m.nearest_l2.median(),
-                     "nearest_l2_normalized_median": m.nearest_l2_normalized.median()})
+        rows.append(
+            {
+                "group": name,
+                "n": acc["n"],
+                "nonfinite": acc["nonfinite"],
+                "acc_best": acc["best"],
+                "acc_mean": acc["mean"],
+                "acc_median": acc["median"],
+                "acc_val_chosen": acc["val_chosen"],
+                "max_sim_min": m.max_similarity.min(),
+                "max_sim_median": m.max_similarity.median(),
+                "max_sim_max": m.max_similarity.max(),
+                "nearest_l2_median": m.nearest_l2.median(),
+                "nearest_l2_normalized_median": m.nearest_l2_normalized.median(),
+            }
+        )
     return pd.DataFrame(rows)

@@ -13,8 +13,13 @@ from torch import nn
 from pdiff.callables import call_with_accepted, is_callable_name, load_callable
 
 
-def small_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
-              channels: tuple[int, ...] = (16, 32, 64), hidden: int = 64) -> nn.Sequential:
+def small_cnn(
+    in_channels: int = 1,
+    num_classes: int = 10,
+    image_size: int = 28,
+    channels: tuple[int, ...] = (16, 32, 64),
+    hidden: int = 64,
+) -> nn.Sequential:
     """Conv-pool-BN-ReLU blocks, then a linear-BN-ReLU layer and a linear head, as one Sequential.
 
     Flat, so that everything before the first generated layer runs once and is shared by
@@ -38,8 +43,9 @@ def small_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
     return nn.Sequential(layers)
 
 
-def resnet(depth: int, num_classes: int = 10, image_size: int = 32,
-           small_stem: bool | None = None) -> nn.Module:
+def resnet(
+    depth: int, num_classes: int = 10, image_size: int = 32, small_stem: bool | None = None
+) -> nn.Module:
     """torchvision's ResNet-18/50; below 64 px (CIFAR, MNIST) with the small-image stem, a
     3x3 stride-1 convolution and no max-pool, so 32 px inputs are not shrunk to 8 px at once."""
     import torchvision
@@ -65,10 +71,13 @@ def timm_net(name: str, num_classes: int = 10, image_size: int = 224, **kwargs):
     try:
         import timm
     except ImportError as e:
-        raise ImportError(f"network '{name}' comes from timm, which is not installed: "
-                          "pip install timm (or pip install 'pdiff[timm]')") from e
-    return timm.create_model(name, pretrained=False, num_classes=num_classes,
-                             img_size=image_size, **kwargs)
+        raise ImportError(
+            f"network '{name}' comes from timm, which is not installed: "
+            "pip install timm (or pip install 'pdiff[timm]')"
+        ) from e
+    return timm.create_model(
+        name, pretrained=False, num_classes=num_classes, img_size=image_size, **kwargs
+    )
 
 
 # Config name -> (builder, source of its ImageNet weights: torchvision / timm name).
@@ -96,14 +105,21 @@ class InputAdapter:
         if self.rgb and x.shape[-3] == 1:
             x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
         if self.size and tuple(x.shape[-2:]) != (self.size, self.size):
-            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear",
-                                          align_corners=False)
+            x = nn.functional.interpolate(
+                x, size=(self.size, self.size), mode="bilinear", align_corners=False
+            )
         return (x, *args[1:])
 
 
-def build_network(name: str, in_channels: int, num_classes: int, image_size: int,
-                  pretrained: str | None = None, input_size: int | None = None,
-                  **kwargs) -> nn.Module:
+def build_network(
+    name: str,
+    in_channels: int,
+    num_classes: int,
+    image_size: int,
+    pretrained: str | None = None,
+    input_size: int | None = None,
+    **kwargs,
+) -> nn.Module:
     """Build a network by its config name (or 'module:function'), from pretrained weights
     when asked; inputs are resized to `input_size` when given.
 
@@ -114,23 +130,29 @@ def build_network(name: str, in_channels: int, num_classes: int, image_size: int
     size = input_size or image_size
     if is_callable_name(name):
         fn = load_callable(name, "network.name")
-        model = call_with_accepted(fn, kwargs, dict(in_channels=in_channels,
-                                                    num_classes=num_classes, image_size=size))
+        model = call_with_accepted(
+            fn, kwargs, dict(in_channels=in_channels, num_classes=num_classes, image_size=size)
+        )
         if not isinstance(model, nn.Module):
-            raise TypeError(f"network.name '{name}' returned {type(model).__name__}, "
-                            "not a torch.nn.Module")
+            raise TypeError(
+                f"network.name '{name}' returned {type(model).__name__}, not a torch.nn.Module"
+            )
         rgb = False
     elif name in ARCHITECTURES:
         builder, _ = ARCHITECTURES[name]
         rgb = name != "small_cnn"
         if rgb and in_channels not in (1, 3):
-            raise ValueError(f"network '{name}' takes RGB or grayscale images, the data have "
-                             f"{in_channels} channels")
+            raise ValueError(
+                f"network '{name}' takes RGB or grayscale images, the data have "
+                f"{in_channels} channels"
+            )
         extra = {"in_channels": in_channels} if not rgb else {}
         model = builder(num_classes=num_classes, image_size=size, **extra, **kwargs)
     else:
-        raise ValueError(f"unknown architecture '{name}'; known: {sorted(ARCHITECTURES)}, "
-                         "or a 'package.module:function' that builds one")
+        raise ValueError(
+            f"unknown architecture '{name}'; known: {sorted(ARCHITECTURES)}, "
+            "or a 'package.module:function' that builds one"
+        )
     if rgb or input_size:
         model.register_forward_pre_hook(InputAdapter(rgb, input_size))
     if pretrained:
@@ -142,8 +164,10 @@ def _imagenet_state(name: str) -> dict[str, torch.Tensor]:
     """ImageNet weights of a known architecture, downloaded (and cached) by its library."""
     source = ARCHITECTURES.get(name, (None, None))[1]
     if source is None:
-        raise ValueError(f"network.pretrained: imagenet: there are no ImageNet weights for "
-                         f"'{name}'; give a weights file's path or null")
+        raise ValueError(
+            f"network.pretrained: imagenet: there are no ImageNet weights for "
+            f"'{name}'; give a weights file's path or null"
+        )
     library, lib_name = source
     if library == "timm":
         import timm
@@ -159,16 +183,20 @@ def _file_state(path: str) -> dict[str, torch.Tensor]:
     """A state dict from a safetensors file or a torch file (read with weights_only)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"network.pretrained: {path}: no such file; give a weights "
-                                "file (safetensors or torch state dict), imagenet or null")
+        raise FileNotFoundError(
+            f"network.pretrained: {path}: no such file; give a weights "
+            "file (safetensors or torch state dict), imagenet or null"
+        )
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         return load_file(str(p))
     state = torch.load(str(p), map_location="cpu", weights_only=True)
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
-        raise ValueError(f"network.pretrained: {path} is not a state dict of tensors (keys: "
-                         f"{list(state)[:5] if isinstance(state, dict) else type(state)})")
+        raise ValueError(
+            f"network.pretrained: {path} is not a state dict of tensors (keys: "
+            f"{list(state)[:5] if isinstance(state, dict) else type(state)})"
+        )
     return state
 
 
@@ -181,17 +209,20 @@ def load_pretrained(model: nn.Module, name: str, pretrained: str) -> list[str]:
     # Old torchvision checkpoints predate BatchNorm's step counter; it does not matter.
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     if unexpected or missing:
-        raise ValueError(f"network.pretrained: {pretrained} does not fit network '{name}': "
-                         f"{len(missing)} tensors missing (e.g. {missing[:3]}), "
-                         f"{len(unexpected)} not in the network (e.g. {unexpected[:3]}); give "
-                         "weights of the same architecture")
+        raise ValueError(
+            f"network.pretrained: {pretrained} does not fit network '{name}': "
+            f"{len(missing)} tensors missing (e.g. {missing[:3]}), "
+            f"{len(unexpected)} not in the network (e.g. {unexpected[:3]}); give "
+            "weights of the same architecture"
+        )
     reshaped = [k for k in state if state[k].shape != own[k].shape]
     model.load_state_dict({k: v for k, v in state.items() if k not in reshaped}, strict=False)
     from pdiff.runtime import get_logger
 
     get_logger("networks").info(
         f"pretrained weights {pretrained}: {len(state) - len(reshaped)} tensors loaded; left "
-        f"at initialization (another shape): {reshaped}")
+        f"at initialization (another shape): {reshaped}"
+    )
     return reshaped
 
 
@@ -201,15 +232,21 @@ def configured_network(cfg: dict, splits, weights: str | None = None) -> nn.Modu
     from pdiff.io import ArtifactError, load_tensors
 
     n = cfg["network"]
-    model = build_network(n["name"], in_channels=splits.in_channels,
-                          num_classes=splits.num_classes, image_size=splits.image_size,
-                          pretrained=None if weights else n.get("pretrained"),
-                          input_size=n.get("input_size"), **n.get("kwargs", {}))
+    model = build_network(
+        n["name"],
+        in_channels=splits.in_channels,
+        num_classes=splits.num_classes,
+        image_size=splits.image_size,
+        pretrained=None if weights else n.get("pretrained"),
+        input_size=n.get("input_size"),
+        **n.get("kwargs", {}),
+    )
     if weights is not None:
         state = load_tensors(weights)
         try:
             model.load_state_dict(state)
         except RuntimeError as e:
-            raise ArtifactError(f"{weights}: does not fit network "
-                                f"'{cfg['network']['name']}' ({e})") from e
+            raise ArtifactError(
+                f"{weights}: does not fit network '{cfg['network']['name']}' ({e})"
+            ) from e
     return model

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from pdiff import data as data_mod
-from pdiff import runtime
+from pdiff import runtime, training
 from pdiff.autoencoder import autoencoder_config, build_autoencoder, train_autoencoder
 from pdiff.evaluation import (
     accuracy,
@@ -19,7 +19,14 @@ from pdiff.evaluation import (
     split_network,
     weight_average,
 )
-from pdiff.generator import draw, load_autoencoder, load_ldm, parse_sampler, scheduler
+from pdiff.generator import (
+    SCHEDULE_KEYS,
+    draw,
+    load_autoencoder,
+    load_ldm,
+    parse_sampler,
+    scheduler,
+)
 from pdiff.io import (
     ArtifactError,
     atomic_path,
@@ -33,7 +40,6 @@ from pdiff.io import (
 )
 from pdiff.networks import configured_network
 from pdiff.subset import ParameterSubset, normalization_stats
-from pdiff.training import collect_checkpoints, train_base
 
 # What every evaluation table holds (a row per model).
 EVALUATION_COLUMNS = ("group", "index", "finite", "val_acc", "test_acc")
@@ -46,30 +52,64 @@ def _subset(cfg: dict, model, location: str) -> ParameterSubset:
 def prepare_data(cfg: dict, *, out: str) -> None:
     """Stage prepare_data: train/val/test split of the configured data set."""
     d = cfg["data"]
-    data_mod.prepare_data(d["name"], out, root=d["root"], cache=d["cache"],
-                          download=d["download"], train_size=d["train_size"],
-                          val_size=d["val_size"], test_size=d["test_size"], seed=d["split_seed"],
-                          image_size=d["image_size"], num_classes=d["num_classes"],
-                          checksums=d["checksums"])
+    data_mod.prepare_data(
+        d["name"],
+        out,
+        root=d["root"],
+        cache=d["cache"],
+        download=d["download"],
+        train_size=d["train_size"],
+        val_size=d["val_size"],
+        test_size=d["test_size"],
+        seed=d["split_seed"],
+        image_size=d["image_size"],
+        num_classes=d["num_classes"],
+        checksums=d["checksums"],
+    )
 
 
-def train_base_model(cfg: dict, *, data_path: str, seed: int, out_model: str, out_metrics: str,
-                     threads: int = 1) -> None:
+def train_base(
+    cfg: dict, *, data_path: str, seed: int, out_model: str, out_metrics: str, threads: int = 1
+) -> None:
     """Stage train_base: the whole network, trained normally."""
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("train_base").info
     splits = data_mod.load_splits(data_path)
     model = configured_network(cfg, splits)
     t = cfg["train_base"]
-    train_base(model, splits, out_model, out_metrics, epochs=t["epochs"],
-               batch_size=t["batch_size"], lr=t["lr"], weight_decay=t["weight_decay"],
-               optimizer=t["optimizer"], seed=seed, device=device,
-               precision=cfg["precision"], log=log)
+    training.train_base(
+        model,
+        splits,
+        out_model,
+        out_metrics,
+        epochs=t["epochs"],
+        batch_size=t["batch_size"],
+        lr=t["lr"],
+        weight_decay=t["weight_decay"],
+        optimizer=t["optimizer"],
+        seed=seed,
+        device=device,
+        precision=cfg["precision"],
+        log=log,
+    )
 
 
-def collect(cfg: dict, *, data_path: str, base_path: str, location: str, k: int, seed: int,
-            out_dir: str, out_csv: str, out_predictions: str, out_state: str,
-            earlier: dict | None = None, why: str = "", threads: int = 1) -> None:
+def collect_checkpoints(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    location: str,
+    k: int,
+    seed: int,
+    out_dir: str,
+    out_csv: str,
+    out_predictions: str,
+    out_state: str,
+    earlier: dict | None = None,
+    why: str = "",
+    threads: int = 1,
+) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step; with
     `earlier` (a shorter collection of the same run) its checkpoints are kept and training
     continues after them."""
@@ -81,16 +121,32 @@ def collect(cfg: dict, *, data_path: str, base_path: str, location: str, k: int,
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
     log(f"collecting {k} checkpoints ({why or 'collect.k'})")
-    collect_checkpoints(model, subset, splits, out_dir, out_csv, out_predictions, out_state,
-                        k=k, batch_size=c["batch_size"], lr=c["lr"],
-                        weight_decay=c["weight_decay"], optimizer=c["optimizer"], seed=seed,
-                        device=device, eval_batch=cfg["evaluate"]["batch_size"],
-                        eval_sets=cfg["evaluate"]["sets_per_batch"],
-                        precision=cfg["precision"], earlier=earlier, log=log)
+    training.collect_checkpoints(
+        model,
+        subset,
+        splits,
+        out_dir,
+        out_csv,
+        out_predictions,
+        out_state,
+        k=k,
+        batch_size=c["batch_size"],
+        lr=c["lr"],
+        weight_decay=c["weight_decay"],
+        optimizer=c["optimizer"],
+        seed=seed,
+        device=device,
+        eval_batch=cfg["evaluate"]["batch_size"],
+        eval_sets=cfg["evaluate"]["sets_per_batch"],
+        precision=cfg["precision"],
+        earlier=earlier,
+        log=log,
+    )
 
 
-def import_base(cfg: dict, *, data_path: str, out_model: str, out_metrics: str,
-                threads: int = 1) -> None:
+def import_base(
+    cfg: dict, *, data_path: str, out_model: str, out_metrics: str, threads: int = 1
+) -> None:
     """Stage import_base (own checkpoints): the network's full weights, from checkpoints.base
     or else the first checkpoint; everything outside the generated subset comes from here."""
     from pdiff.checkpoints import list_checkpoints, load_checkpoint
@@ -108,25 +164,34 @@ def import_base(cfg: dict, *, data_path: str, out_model: str, out_metrics: str,
         raise ArtifactError(
             f"{path}: lacks {len(missing)} of the network's tensors ({missing[:5]}...); the "
             f"base weights must be complete: set checkpoints.base to the full weights the "
-            f"checkpoints were trained from")
+            f"checkpoints were trained from"
+        )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise ArtifactError(f"{path}: does not fit network '{cfg['network']['name']}' "
-                            f"({e})") from e
+        raise ArtifactError(f"{path}: does not fit network '{cfg['network']['name']}' ({e})") from e
     metrics = {"source": str(path), "num_parameters": sum(p.numel() for p in model.parameters())}
     for split in ("val", "test"):
-        metrics[f"{split}_acc"] = evaluate_model(model, splits.images(split),
-                                                 splits.labels(split), device,
-                                                 precision=cfg["precision"])
+        metrics[f"{split}_acc"] = evaluate_model(
+            model, splits.images(split), splits.labels(split), device, precision=cfg["precision"]
+        )
     log(f"base weights from {path}: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
     save_tensors(model_state(model), out_model)
     save_json(metrics, out_metrics)
 
 
-def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: str, k: int,
-                       out_dir: str, out_csv: str, out_predictions: str,
-                       threads: int = 1) -> None:
+def import_checkpoints(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    location: str,
+    k: int,
+    out_dir: str,
+    out_csv: str,
+    out_predictions: str,
+    threads: int = 1,
+) -> None:
     """Stage import_checkpoints (own checkpoints): the first K files of checkpoints.dir as
     the sources, checked for matching names and shapes, the subset kept and evaluated."""
     from pdiff.checkpoints import check_like, differing_outside, list_checkpoints, load_checkpoint
@@ -136,9 +201,11 @@ def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: s
     log = runtime.get_logger("import_checkpoints").info
     files = list_checkpoints(cfg["checkpoints"]["dir"])
     if len(files) < k:
-        raise ArtifactError(f"{cfg['checkpoints']['dir']}: {len(files)} checkpoints, but K={k} "
-                            f"is asked for; lower collect.k (and ablations.k) to at most "
-                            f"{len(files)}")
+        raise ArtifactError(
+            f"{cfg['checkpoints']['dir']}: {len(files)} checkpoints, but K={k} "
+            f"is asked for; lower collect.k (and ablations.k) to at most "
+            f"{len(files)}"
+        )
     splits = data_mod.load_splits(data_path)
     model = configured_network(cfg, splits, base_path)
     subset = _subset(cfg, model, location)
@@ -159,19 +226,42 @@ def import_checkpoints(cfg: dict, *, data_path: str, base_path: str, location: s
                 differ.append(f.name)
             yield {n: state[n] for n in subset.names}
 
-    save_sources(model, subset, splits, sources(), k, out_dir, out_csv, out_predictions,
-                 device=device, origins=[f.name for f in files[:k]],
-                 eval_batch=cfg["evaluate"]["batch_size"],
-                 eval_sets=cfg["evaluate"]["sets_per_batch"], precision=cfg["precision"], log=log)
+    save_sources(
+        model,
+        subset,
+        splits,
+        sources(),
+        k,
+        out_dir,
+        out_csv,
+        out_predictions,
+        device=device,
+        origins=[f.name for f in files[:k]],
+        eval_batch=cfg["evaluate"]["batch_size"],
+        eval_sets=cfg["evaluate"]["sets_per_batch"],
+        precision=cfg["precision"],
+        log=log,
+    )
     if differ:
         # p-diff assumes everything outside the subset is shared; say so rather than guess.
-        log(f"WARNING: {len(differ)} of {k} checkpoints (e.g. {differ[:3]}) differ from the "
+        log(
+            f"WARNING: {len(differ)} of {k} checkpoints (e.g. {differ[:3]}) differ from the "
             f"base weights outside the subset '{location}'; every generated and evaluated "
-            f"model uses the base's values there")
+            f"model uses the base's values there"
+        )
 
 
-def param_matrix(cfg: dict, *, data_path: str, base_path: str, ckpt_dir: str, location: str,
-                 k: int, out_matrix: str, out_layout: str) -> None:
+def param_matrix(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    ckpt_dir: str,
+    location: str,
+    k: int,
+    out_matrix: str,
+    out_layout: str,
+) -> None:
     """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
     splits = data_mod.load_splits(data_path)
     subset = _subset(cfg, configured_network(cfg, splits, base_path), location)
@@ -187,8 +277,15 @@ def param_matrix(cfg: dict, *, data_path: str, base_path: str, ckpt_dir: str, lo
     matrix = torch.stack(rows)
     mean, std = normalization_stats(matrix, subset)
     save_tensors({"matrix": matrix, "mean": mean, "std": std}, out_matrix)
-    save_json({**subset.to_dict(), "location": location, "k": k,
-               "checkpoints": [f.name for f in files[:k]]}, out_layout)
+    save_json(
+        {
+            **subset.to_dict(),
+            "location": location,
+            "k": k,
+            "checkpoints": [f.name for f in files[:k]],
+        },
+        out_layout,
+    )
 
 
 def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -206,8 +303,17 @@ class AutoencoderCheckError(RuntimeError):
     """The autoencoder cannot even overfit one checkpoint."""
 
 
-def overfit_check(conf: dict, row: torch.Tensor, val_accuracy, *, steps: int, lr: float,
-                  tolerance: float, seed: int, device: torch.device) -> dict:
+def overfit_check(
+    conf: dict,
+    row: torch.Tensor,
+    val_accuracy,
+    *,
+    steps: int,
+    lr: float,
+    tolerance: float,
+    seed: int,
+    device: torch.device,
+) -> dict:
     """Train a fresh autoencoder of the configured kind on one normalized source row alone,
     without noise, and compare the rebuilt row's accuracy with the source's.
 
@@ -218,19 +324,45 @@ def overfit_check(conf: dict, row: torch.Tensor, val_accuracy, *, steps: int, lr
     with torch.random.fork_rng():  # a seeded start that leaves the caller's generator alone
         torch.manual_seed(seed)
         ae = build_autoencoder(conf)
-    train_autoencoder(ae, row, steps=steps, batch_size=1, lr=lr, weight_decay=0.0,
-                      input_noise=0.0, latent_noise=0.0, seed=seed, device=device,
-                      log=lambda _: None, log_every=steps)
+    train_autoencoder(
+        ae,
+        row,
+        steps=steps,
+        batch_size=1,
+        lr=lr,
+        weight_decay=0.0,
+        input_noise=0.0,
+        latent_noise=0.0,
+        seed=seed,
+        device=device,
+        log=lambda _: None,
+        log_every=steps,
+    )
     with torch.no_grad():
         rebuilt = ae(row.to(device)).cpu()
     source_acc, rebuilt_acc = val_accuracy(row), val_accuracy(rebuilt)
-    return {"steps": steps, "source_val_acc": source_acc, "rebuilt_val_acc": rebuilt_acc,
-            "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
-            "passed": bool(rebuilt_acc >= source_acc - tolerance)}
+    return {
+        "steps": steps,
+        "source_val_acc": source_acc,
+        "rebuilt_val_acc": rebuilt_acc,
+        "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
+        "passed": bool(rebuilt_acc >= source_acc - tolerance),
+    }
 
 
-def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, layout_path: str,
-             noise: str, seed: int, out_ae: str, out_metrics: str, threads: int = 1) -> None:
+def train_ae(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    matrix_path: str,
+    layout_path: str,
+    noise: str,
+    seed: int,
+    out_ae: str,
+    out_metrics: str,
+    threads: int = 1,
+) -> None:
     """Stage train_ae: the parameter autoencoder, logging accuracy of rebuilt sources."""
     device = runtime.setup(seed, threads, cfg["device"])
     runtime.hold_if_asked("train_ae")
@@ -248,8 +380,19 @@ def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
     feats = features(prefix, x_val, e["batch_size"], device)
 
     def val_accuracy(params):
-        return accuracy(predict_sets(model, subset, params, x_val, device, e["batch_size"],
-                                     e["sets_per_batch"], prefix_features=feats), y_val)
+        return accuracy(
+            predict_sets(
+                model,
+                subset,
+                params,
+                x_val,
+                device,
+                e["batch_size"],
+                e["sets_per_batch"],
+                prefix_features=feats,
+            ),
+            y_val,
+        )
 
     # The same evenly spaced sources as the evaluate stage's "rebuilt" group.
     picked = rebuilt_index(len(rows), e["rebuilt"])
@@ -260,53 +403,75 @@ def train_ae(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
     def rebuilt_accuracy(ae):
         with torch.no_grad():
             rebuilt = ae(rows[picked].to(device)).cpu() * std + mean
-        return {"rebuilt_val_acc_mean": val_accuracy(rebuilt).mean().item(),
-                "source_val_acc_mean": source_acc,
-                "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item()}
+        return {
+            "rebuilt_val_acc_mean": val_accuracy(rebuilt).mean().item(),
+            "source_val_acc_mean": source_acc,
+            "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item(),
+        }
 
     conf = autoencoder_config(a, subset)
     check = {}
     if a["overfit_check"] != "off":
-        check = overfit_check(conf, rows[:1], lambda row: val_accuracy(row * std + mean).item(),
-                              steps=a["overfit_check_steps"],
-                              lr=a["lr"], tolerance=a["overfit_tolerance"], seed=seed,
-                              device=device)
-        log(f"overfit check: one source rebuilt after {check['steps']} steps: val acc "
-            f"{check['rebuilt_val_acc']:.2f} vs {check['source_val_acc']:.2f}")
+        check = overfit_check(
+            conf,
+            rows[:1],
+            lambda row: val_accuracy(row * std + mean).item(),
+            steps=a["overfit_check_steps"],
+            lr=a["lr"],
+            tolerance=a["overfit_tolerance"],
+            seed=seed,
+            device=device,
+        )
+        log(
+            f"overfit check: one source rebuilt after {check['steps']} steps: val acc "
+            f"{check['rebuilt_val_acc']:.2f} vs {check['source_val_acc']:.2f}"
+        )
         if not check["passed"]:
-            msg = (f"the autoencoder cannot overfit a single checkpoint: trained on source 0 "
-                   f"alone for {check['steps']} steps, its rebuilt copy scores "
-                   f"{check['rebuilt_val_acc']:.2f}% validation accuracy against the source's "
-                   f"{check['source_val_acc']:.2f}% (tolerance {a['overfit_tolerance']} points). "
-                   f"Generated models can be no better than what the AE rebuilds. Fix: raise "
-                   f"ae.overfit_check_steps or ae.lr, widen ae.channels or the latent, or use "
-                   f"ae.kind: chunked for a large subset (ae.overfit_check: warn only warns).")
+            msg = (
+                f"the autoencoder cannot overfit a single checkpoint: trained on source 0 "
+                f"alone for {check['steps']} steps, its rebuilt copy scores "
+                f"{check['rebuilt_val_acc']:.2f}% validation accuracy against the source's "
+                f"{check['source_val_acc']:.2f}% (tolerance {a['overfit_tolerance']} points). "
+                f"Generated models can be no better than what the AE rebuilds. Fix: raise "
+                f"ae.overfit_check_steps or ae.lr, widen ae.channels or the latent, or use "
+                f"ae.kind: chunked for a large subset (ae.overfit_check: warn only warns)."
+            )
             if a["overfit_check"] == "error":
                 raise AutoencoderCheckError(msg)
             log("WARNING: " + msg)
     ae = build_autoencoder(conf)
-    log(f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}; D={subset.dim}, "
+    log(
+        f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}; D={subset.dim}, "
         f"{a['kind']} AE with {sum(p.numel() for p in ae.parameters())} parameters, "
-        f"latent {tuple(ae.latent_shape)}")
-    history = train_autoencoder(ae, rows, steps=a["steps"], batch_size=a["batch_size"],
-                                lr=a["lr"], weight_decay=a["weight_decay"],
-                                input_noise=sigma_v, latent_noise=sigma_z, seed=seed,
-                                device=device, log=log, log_every=a["log_every"],
-                                eval_every=a["eval_every"], on_eval=rebuilt_accuracy)
+        f"latent {tuple(ae.latent_shape)}"
+    )
+    history = train_autoencoder(
+        ae,
+        rows,
+        steps=a["steps"],
+        batch_size=a["batch_size"],
+        lr=a["lr"],
+        weight_decay=a["weight_decay"],
+        input_noise=sigma_v,
+        latent_noise=sigma_z,
+        seed=seed,
+        device=device,
+        log=log,
+        log_every=a["log_every"],
+        eval_every=a["eval_every"],
+        on_eval=rebuilt_accuracy,
+    )
     save_module(ae, conf, out_ae)
-    save_json({"noise": noise, "input_noise": sigma_v, "latent_noise": sigma_z,
-               "overfit_check": check, "history": history}, out_metrics)
-
-
-def _ldm_config(cfg: dict, kind: str, latent_shape: tuple[int, int]) -> dict:
-    """The denoiser's constructor arguments (stored with its weights)."""
-    m = cfg["ldm"]
-    if kind == "transformer":
-        return {"kind": "transformer", "latent_channels": latent_shape[0],
-                "latent_length": latent_shape[1], "width": m["channels"],
-                "blocks": m["blocks"], "heads": m["heads"], "time_dim": m["time_dim"]}
-    return {"kind": "conv", "latent_channels": latent_shape[0], "channels": m["channels"],
-            "blocks": m["blocks"], "time_dim": m["time_dim"]}
+    save_json(
+        {
+            "noise": noise,
+            "input_noise": sigma_v,
+            "latent_noise": sigma_z,
+            "overfit_check": check,
+            "history": history,
+        },
+        out_metrics,
+    )
 
 
 def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -326,13 +491,22 @@ def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.
     return mean, std.clamp_min(floor)
 
 
-def train_ldm(cfg: dict, *, matrix_path: str, ae_path: str, kind: str, seed: int, out_ldm: str,
-              out_metrics: str, threads: int = 1) -> None:
-    """Stage train_ldm: the latent DDPM, with a denoiser of this kind (conv or transformer),
+def train_ldm(
+    cfg: dict,
+    *,
+    ldm: dict,
+    matrix_path: str,
+    ae_path: str,
+    seed: int,
+    out_ldm: str,
+    out_metrics: str,
+    threads: int = 1,
+) -> None:
+    """Stage train_ldm: the latent DDPM of one denoiser's ldm settings (config.ldm_settings)
     on the encoded (noise-free) source latents."""
     # diffusers (and torch._dynamo, which it loads) take seconds to import: only the two
     # stages that use them do.
-    from pdiff.denoiser import build_denoiser
+    from pdiff.denoiser import build_denoiser, denoiser_config
     from pdiff.diffusion import train_denoiser
 
     device = runtime.setup(seed, threads, cfg["device"])
@@ -341,45 +515,104 @@ def train_ldm(cfg: dict, *, matrix_path: str, ae_path: str, kind: str, seed: int
     ae = load_autoencoder(ae_path).to(device)
     with torch.no_grad():
         latents = ae.encode(rows.to(device)).cpu()
-    m = cfg["ldm"]
+    m = ldm
     mean, std = latent_stats(latents, m["latent_norm"])
     spread = (latents - latents.mean(0)).std().item()
-    log(f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {latents.std():.4f}, "
-        f"std across sources {spread:.4f}; normalized '{m['latent_norm']}'")
-    conf = _ldm_config(cfg, kind, tuple(latents.shape[1:]))
+    log(
+        f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {latents.std():.4f}, "
+        f"std across sources {spread:.4f}; normalized '{m['latent_norm']}'"
+    )
+    conf = denoiser_config(m, tuple(latents.shape[1:]))
     denoiser = build_denoiser(conf)
-    log(f"{kind} denoiser with {sum(p.numel() for p in denoiser.parameters())} parameters")
+    log(f"{m['kind']} denoiser with {sum(p.numel() for p in denoiser.parameters())} parameters")
     denoiser, history = train_denoiser(
-        denoiser, (latents - mean) / std, scheduler(cfg["ldm"]), steps=m["steps"],
-        batch_size=m["batch_size"], lr=m["lr"], weight_decay=m["weight_decay"], seed=seed,
-        device=device, lr_schedule=m["lr_schedule"], warmup_steps=m["warmup_steps"],
-        ema_decay=m["ema_decay"], log=log, log_every=m["log_every"])
+        denoiser,
+        (latents - mean) / std,
+        scheduler(m),
+        steps=m["steps"],
+        batch_size=m["batch_size"],
+        lr=m["lr"],
+        weight_decay=m["weight_decay"],
+        seed=seed,
+        device=device,
+        lr_schedule=m["lr_schedule"],
+        warmup_steps=m["warmup_steps"],
+        ema_decay=m["ema_decay"],
+        log=log,
+        log_every=m["log_every"],
+    )
     state = {k: v.cpu() for k, v in denoiser.state_dict().items()}
-    save_tensors({**state, "latent_mean": mean, "latent_std": std}, out_ldm,
-                 metadata={"config": {**conf, "latent_shape": list(latents.shape[1:])}})
-    save_json({"latent_mean": latents.mean().item(), "latent_std": latents.std().item(),
-               "latent_std_across_sources": spread, "history": history}, out_metrics)
+    save_tensors(
+        {**state, "latent_mean": mean, "latent_std": std},
+        out_ldm,
+        metadata={
+            "config": {
+                **conf,
+                "latent_shape": list(latents.shape[1:]),
+                "schedule": {k: m[k] for k in SCHEDULE_KEYS},
+            }
+        },
+    )
+    save_json(
+        {
+            "latent_mean": latents.mean().item(),
+            "latent_std": latents.std().item(),
+            "latent_std_across_sources": spread,
+            "history": history,
+        },
+        out_metrics,
+    )
 
 
-def generate(cfg: dict, *, matrix_path: str, ae_path: str, ldm_path: str, sampler: str,
-             seed: int, out: str, threads: int = 1) -> None:
+def generate(
+    cfg: dict,
+    *,
+    matrix_path: str,
+    ae_path: str,
+    ldm_path: str,
+    sampler: str,
+    seed: int,
+    out: str,
+    threads: int = 1,
+) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("generate").info
     kind, steps = parse_sampler(sampler)
     _, mean, std = _normalized(matrix_path)
     n = cfg["generate"]["n"]
-    params, latents = draw(load_autoencoder(ae_path), *load_ldm(ldm_path), mean, std,
-                           cfg["ldm"], n, seed, sampler, device)
+    params, latents = draw(
+        load_autoencoder(ae_path),
+        load_ldm(ldm_path),
+        mean,
+        std,
+        n=n,
+        seed=seed,
+        sampler=sampler,
+        device=device,
+    )
     bad = int((~finite_rows(params)).sum())
     log(f"{n} sets sampled with {kind}, {steps} steps; {bad} hold NaN or Inf")
-    save_tensors({"params": params, "latents": latents}, out,
-                 metadata={"sampler": kind, "steps": steps})
+    save_tensors(
+        {"params": params, "latents": latents}, out, metadata={"sampler": kind, "steps": steps}
+    )
 
 
-def evaluate(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, layout_path: str,
-             checkpoint_csv: str, source_predictions: str, ae_path: str, generated_path: str,
-             out_csv: str, out_predictions: str, threads: int = 1) -> None:
+def evaluate(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    matrix_path: str,
+    layout_path: str,
+    checkpoint_csv: str,
+    source_predictions: str,
+    ae_path: str,
+    generated_path: str,
+    out_csv: str,
+    out_predictions: str,
+    threads: int = 1,
+) -> None:
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
     their weight average, of sources passed through the AE ("rebuilt": what the decoder can
     reach at best) and of every generated set."""
@@ -396,34 +629,77 @@ def evaluate(cfg: dict, *, data_path: str, base_path: str, matrix_path: str, lay
     with torch.no_grad():
         ae = load_autoencoder(ae_path)
         rebuilt = ae((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
-    groups = {"average": weight_average(sources), "rebuilt": rebuilt,
-              "generated": load_tensors(generated_path, check_finite=False)["params"]}
-    res = evaluate_groups(model, subset, groups,
-                          {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
-                          device, e["batch_size"], e["sets_per_batch"], cfg["precision"])
+    groups = {
+        "average": weight_average(sources),
+        "rebuilt": rebuilt,
+        "generated": load_tensors(generated_path, check_finite=False)["params"],
+    }
+    res = evaluate_groups(
+        model,
+        subset,
+        groups,
+        {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
+        device,
+        e["batch_size"],
+        e["sets_per_batch"],
+        cfg["precision"],
+    )
     ckpts = load_table(checkpoint_csv, ("val_acc", "test_acc")).iloc[:k]
     src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
-    frames = [pd.DataFrame({"group": "source", "index": range(k), "finite": True,
-                            "val_acc": ckpts.val_acc, "test_acc": ckpts.test_acc})]
-    frames += [pd.DataFrame({"group": g,
-                             "index": picked.tolist() if g == "rebuilt" else range(len(rows)),
-                             "finite": finite_rows(rows).tolist(),
-                             "val_acc": res[g, "val"][0].tolist(),
-                             "test_acc": res[g, "test"][0].tolist()})
-               for g, rows in groups.items()]
+    frames = [
+        pd.DataFrame(
+            {
+                "group": "source",
+                "index": range(k),
+                "finite": True,
+                "val_acc": ckpts.val_acc,
+                "test_acc": ckpts.test_acc,
+            }
+        )
+    ]
+    frames += [
+        pd.DataFrame(
+            {
+                "group": g,
+                "index": picked.tolist() if g == "rebuilt" else range(len(rows)),
+                "finite": finite_rows(rows).tolist(),
+                "val_acc": res[g, "val"][0].tolist(),
+                "test_acc": res[g, "test"][0].tolist(),
+            }
+        )
+        for g, rows in groups.items()
+    ]
     table = pd.concat(frames, ignore_index=True)
     save_table(table, out_csv)
-    save_tensors({"source_predictions": src_preds, "rebuilt_sources": picked,
-                  **{f"{g}_predictions": res[g, "test"][1] for g in groups},
-                  "test_labels": splits.labels("test")}, out_predictions)
+    save_tensors(
+        {
+            "source_predictions": src_preds,
+            "rebuilt_sources": picked,
+            **{f"{g}_predictions": res[g, "test"][1] for g in groups},
+            "test_labels": splits.labels("test"),
+        },
+        out_predictions,
+    )
     for group, rows in table.groupby("group", sort=False):
-        log(f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
-            f"mean {rows.test_acc.mean():.2f}")
+        log(
+            f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
+            f"mean {rows.test_acc.mean():.2f}"
+        )
 
 
-def export_models(cfg: dict, *, data_path: str, base_path: str, matrix_path: str,
-                  layout_path: str, generated_path: str, evaluation_csv: str,
-                  predictions_path: str, provenance: dict, out_dir: str) -> None:
+def export_models(
+    cfg: dict,
+    *,
+    data_path: str,
+    base_path: str,
+    matrix_path: str,
+    layout_path: str,
+    generated_path: str,
+    evaluation_csv: str,
+    predictions_path: str,
+    provenance: dict,
+    out_dir: str,
+) -> None:
     """Stage export_models: the best generated sets on validation (or all) as complete
     networks with their metadata, a models.csv and a model card (see pdiff.export)."""
     from pdiff.export import choose, write_models
@@ -435,30 +711,53 @@ def export_models(cfg: dict, *, data_path: str, base_path: str, matrix_path: str
     subset = ParameterSubset.from_dict(load_json(layout_path))
     p = load_tensors(predictions_path)
     table = write_models(
-        load_tensors(generated_path, check_finite=False)["params"], chosen,
-        load_tensors(base_path), subset, load_tensors(matrix_path)["matrix"],
-        p["generated_predictions"], p["source_predictions"], p["test_labels"],
-        network_spec(cfg, data_path), {**provenance, "subset_dim": subset.dim,
-                                       "config": cfg}, out_dir)
-    log(f"{len(table)} models exported to {out_dir}: test acc "
-        f"{', '.join(f'{a:.2f}' for a in table.test_acc)}")
+        load_tensors(generated_path, check_finite=False)["params"],
+        chosen,
+        load_tensors(base_path),
+        subset,
+        load_tensors(matrix_path)["matrix"],
+        p["generated_predictions"],
+        p["source_predictions"],
+        p["test_labels"],
+        network_spec(cfg, data_path),
+        {**provenance, "subset_dim": subset.dim, "config": cfg},
+        out_dir,
+    )
+    log(
+        f"{len(table)} models exported to {out_dir}: test acc "
+        f"{', '.join(f'{a:.2f}' for a in table.test_acc)}"
+    )
 
 
-def summarize(eval_csvs: dict[int, str], *, ae_metrics: dict[int, str], ldm_metrics: dict[int, str],
-              out_csv: str, out_md: str, variant: str = "") -> tuple[pd.DataFrame, list[str]]:
+def summarize(
+    eval_csvs: dict[int, str],
+    *,
+    ae_metrics: dict[int, str],
+    ldm_metrics: dict[int, str],
+    out_csv: str,
+    out_md: str,
+    variant: str = "",
+) -> tuple[pd.DataFrame, list[str]]:
     """Stage summarize: the main table over seeds (see pdiff.reporting), headed in the
     Markdown by the variant it is of, and below it a warning for every seed on which the
     generator lost to its sources."""
     from pdiff.reporting import diagnostics, generator_verdict, main_table
 
     evals = {seed: load_table(p, EVALUATION_COLUMNS) for seed, p in eval_csvs.items()}
-    table = main_table(evals, {seed: diagnostics(load_json(ae_metrics[seed]),
-                                                 load_json(ldm_metrics[seed]))
-                               for seed in eval_csvs})
+    table = main_table(
+        evals,
+        {
+            seed: diagnostics(load_json(ae_metrics[seed]), load_json(ldm_metrics[seed]))
+            for seed in eval_csvs
+        },
+    )
     verdict = generator_verdict(evals)
     save_table(table, out_csv)
-    text = (f"Variant {variant}\n\n" if variant else "") + \
-        table.to_markdown(index=False, floatfmt=".2f") + "\n"
+    text = (
+        (f"Variant {variant}\n\n" if variant else "")
+        + table.to_markdown(index=False, floatfmt=".2f")
+        + "\n"
+    )
     if verdict:
         text += "\n" + "\n\n".join(verdict) + "\n"
     with atomic_path(out_md) as tmp:

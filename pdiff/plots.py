@@ -28,8 +28,9 @@ def ablation_plot(table: pd.DataFrame, axis: str, path: str) -> None:
     x = range(len(rows))
     for stat, marker in (("best", "o"), ("mean", "s"), ("median", "^")):
         points = ax.plot(x, rows[stat], marker=marker, ls="none", label=f"generated {stat}")[0]
-        ax.axhline(src[stat], color=points.get_color(), ls="--", lw=0.8,
-                   label=f"default sources {stat}")
+        ax.axhline(
+            src[stat], color=points.get_color(), ls="--", lw=0.8, label=f"default sources {stat}"
+        )
     ax.plot(x, rows["sources_mean"], "kx", ls="none", label="own sources mean")
     ax.set_xticks(list(x), [str(v) for v in rows[axis]])
     ax.set_xlim(-0.5, len(rows) - 0.5)
@@ -59,8 +60,9 @@ def latent_tsne(latents: dict[str, torch.Tensor], seed: int, path: str) -> None:
 
     names = list(latents)
     x = torch.cat([latents[n].flatten(1) for n in names]).double().numpy()
-    emb = TSNE(n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), random_state=seed,
-               init="pca").fit_transform(x)
+    emb = TSNE(
+        n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), random_state=seed, init="pca"
+    ).fit_transform(x)
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     start = 0
     for n in names:

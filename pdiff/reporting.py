@@ -32,15 +32,20 @@ def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
     rows = evals[evals["group"] == group]
     ok = rows[rows["finite"].astype(bool)]
     val_chosen = ok.loc[ok["val_acc"].idxmax(), "test_acc"] if len(ok) else float("nan")
-    return {"best": ok["test_acc"].max(), "mean": ok["test_acc"].mean(),
-            "median": ok["test_acc"].median(), "val_chosen": val_chosen,
-            "n": len(rows), "nonfinite": int(len(rows) - len(ok))}
+    return {
+        "best": ok["test_acc"].max(),
+        "mean": ok["test_acc"].mean(),
+        "median": ok["test_acc"].median(),
+        "val_chosen": val_chosen,
+        "n": len(rows),
+        "nonfinite": int(len(rows) - len(ok)),
+    }
 
 
 # When the generator has lost (pdiff.reporting.generator_verdict).
-LOST_MEAN_POINTS = 1.0      # generated mean this far below the sources' mean
-COLLAPSE_POINTS = 2.0       # a generated set this far below the sources' mean has collapsed
-COLLAPSE_FRACTION = 0.05    # ... and more than this share of collapsed sets
+LOST_MEAN_POINTS = 1.0  # generated mean this far below the sources' mean
+COLLAPSE_POINTS = 2.0  # a generated set this far below the sources' mean has collapsed
+COLLAPSE_FRACTION = 0.05  # ... and more than this share of collapsed sets
 
 
 def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
@@ -54,21 +59,25 @@ def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
         gen = df[df["group"] == "generated"]
         ok = gen[gen["finite"].astype(bool)]["test_acc"]
         gap = src - ok.mean() if len(ok) else float("inf")
-        collapsed = ((~gen["finite"].astype(bool)) | (gen["test_acc"] < src - COLLAPSE_POINTS))
+        collapsed = (~gen["finite"].astype(bool)) | (gen["test_acc"] < src - COLLAPSE_POINTS)
         share = collapsed.mean() if len(gen) else 1.0
         if gap <= LOST_MEAN_POINTS and share <= COLLAPSE_FRACTION:
             continue
         rebuilt = df[df["group"] == "rebuilt"]["test_acc"].mean()
-        where = ("the AE: its rebuilt sources already lose "
-                 f"{src - rebuilt:.2f} points (raise ae.steps, widen the AE or its latent)"
-                 if src - rebuilt > LOST_MEAN_POINTS else
-                 "the latent diffusion: the AE rebuilds its sources "
-                 f"({rebuilt:.2f} vs {src:.2f}), so generated latents miss the sources' "
-                 "(ldm.kind, ldm.steps, ldm.lr_schedule, ldm.ema_decay, ldm.latent_norm)")
-        lines.append(f"GENERATOR LOST on seed {seed}: generated mean {ok.mean():.2f} vs sources "
-                     f"mean {src:.2f} ({gap:.2f} points below); {share:.0%} of generated sets "
-                     f"more than {COLLAPSE_POINTS:g} points below the sources' mean. Read "
-                     f"next: {where}.")
+        where = (
+            "the AE: its rebuilt sources already lose "
+            f"{src - rebuilt:.2f} points (raise ae.steps, widen the AE or its latent)"
+            if src - rebuilt > LOST_MEAN_POINTS
+            else "the latent diffusion: the AE rebuilds its sources "
+            f"({rebuilt:.2f} vs {src:.2f}), so generated latents miss the sources' "
+            "(ldm.kind, ldm.steps, ldm.lr_schedule, ldm.ema_decay, ldm.latent_norm)"
+        )
+        lines.append(
+            f"GENERATOR LOST on seed {seed}: generated mean {ok.mean():.2f} vs sources "
+            f"mean {src:.2f} ({gap:.2f} points below); {share:.0%} of generated sets "
+            f"more than {COLLAPSE_POINTS:g} points below the sources' mean. Read "
+            f"next: {where}."
+        )
     return lines
 
 
@@ -76,12 +85,16 @@ def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
     """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
     check = ae_metrics.get("overfit_check") or {}
     gap = (check["rebuilt_val_acc"] - check["source_val_acc"]) if check else float("nan")
-    return {"overfit_gap": gap, "latent_std": ldm_metrics["latent_std"],
-            "latent_spread": ldm_metrics.get("latent_std_across_sources", float("nan"))}
+    return {
+        "overfit_gap": gap,
+        "latent_std": ldm_metrics["latent_std"],
+        "latent_spread": ldm_metrics.get("latent_std_across_sources", float("nan")),
+    }
 
 
-def main_table(evals_by_seed: dict[int, pd.DataFrame],
-               diagnostics_by_seed: dict[int, dict] | None = None) -> pd.DataFrame:
+def main_table(
+    evals_by_seed: dict[int, pd.DataFrame], diagnostics_by_seed: dict[int, dict] | None = None
+) -> pd.DataFrame:
     """Rows of the paper's main table (plus the honest variant, the AE's ceiling and
     diagnostics); a column per seed and the mean."""
     groups = ("source", "average", "generated", "rebuilt")
@@ -102,33 +115,54 @@ def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
     every main-table row as a column; and the paper's grids, an architecture per row and a
     data set per column, of original / ensemble / p-diff and of the validation-chosen
     original / p-diff."""
-    wide = pd.DataFrame([{"task": task, "net": net,
-                          **dict(zip(df["row"], df["mean over seeds"], strict=True))}
-                         for task, net, df in cells])
+    wide = pd.DataFrame(
+        [
+            {"task": task, "net": net, **dict(zip(df["row"], df["mean over seeds"], strict=True))}
+            for task, net, df in cells
+        ]
+    )
 
     def grid(columns):
         cell = wide[columns].apply(lambda r: " / ".join(f"{v:.2f}" for v in r), axis=1)
         table = wide.assign(cell=cell).pivot(index="net", columns="task", values="cell")
         return table.loc[wide["net"].unique(), wide["task"].unique()]
 
-    return wide, *(grid([name for name, _, s in MAIN_ROWS if s == stat])
-                   for stat in ("best", "val_chosen"))
+    return wide, *(
+        grid([name for name, _, s in MAIN_ROWS if s == stat]) for stat in ("best", "val_chosen")
+    )
 
 
 STAT_COLUMNS = ["best", "mean", "median", "val_chosen", "nonfinite"]
 
 
-def ablation_table(axis: str, variants: list[tuple[str, pd.DataFrame]],
-                   sources: list[pd.DataFrame]) -> pd.DataFrame:
+def ablation_table(
+    axis: str, variants: list[tuple[str, pd.DataFrame]], sources: list[pd.DataFrame]
+) -> pd.DataFrame:
     """One row per value of an ablation axis (generated models' test accuracy, averaged over
     seeds), below a row for the default experiment's source models. Every row also gives the
-    best and mean of its own variant's sources (another location or K has other sources)."""
+    best and mean of its own variant's sources (another location or K has other sources) and
+    the share of its sets more than 1 and more than 2 points below that mean."""
+
+    def below(df, group, points):
+        """% of the group's sets more than `points` below its own sources' mean (non-finite
+        sets count as below)."""
+        src = df[df["group"] == "source"]["test_acc"].mean()
+        rows = df[df["group"] == group]
+        low = ~rows["finite"].astype(bool) | (rows["test_acc"] < src - points)
+        return 100 * low.mean()
+
     def averaged(label, frames, group):
         stats = pd.DataFrame([group_stats(df, group) for df in frames])
         own = pd.DataFrame([group_stats(df, "source") for df in frames])
-        return {axis: label, **stats[STAT_COLUMNS].mean().to_dict(),
-                "sources_best": own["best"].mean(), "sources_mean": own["mean"].mean(),
-                "seeds": len(frames)}
+        return {
+            axis: label,
+            **stats[STAT_COLUMNS].mean().to_dict(),
+            "sources_best": own["best"].mean(),
+            "sources_mean": own["mean"].mean(),
+            "pct_1_below": sum(below(df, group, 1) for df in frames) / len(frames),
+            "pct_2_below": sum(below(df, group, COLLAPSE_POINTS) for df in frames) / len(frames),
+            "seeds": len(frames),
+        }
 
     rows = [averaged("sources (default)", sources, "source")]
     labels = list(dict.fromkeys(label for label, _ in variants))

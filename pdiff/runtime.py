@@ -21,8 +21,9 @@ GPU_LOCK_DIR_ENV = "PDIFF_GPU_LOCK_DIR"
 _claim: GpuClaim | None = None
 
 
-def setup(seed: int, threads: int = 1, device: str = "auto",
-          precision: str = "fp32") -> torch.device:
+def setup(
+    seed: int, threads: int = 1, device: str = "auto", precision: str = "fp32"
+) -> torch.device:
     """Seed every generator, set thread count and deterministic kernels; return the device."""
     torch.set_num_threads(max(1, int(threads)))
     random.seed(seed)
@@ -43,8 +44,10 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto" and not torch.cuda.is_available():
         return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{device}' was asked for but CUDA is not available; "
-                           "set device: auto or cpu in the config")
+        raise RuntimeError(
+            f"device '{device}' was asked for but CUDA is not available; "
+            "set device: auto or cpu in the config"
+        )
     if device in ("auto", "cuda") and torch.cuda.device_count() > 1:
         return torch.device("cuda", _process_gpu(torch.cuda.device_count()))
     return torch.device("cuda" if device == "auto" else device)
@@ -64,20 +67,19 @@ class GpuClaim:
 
 def gpu_lock_dir() -> Path:
     """Where the per-GPU lock files live: $PDIFF_GPU_LOCK_DIR, else a folder in $TMPDIR."""
-    return Path(os.environ.get(GPU_LOCK_DIR_ENV) or
-                Path(tempfile.gettempdir()) / "pdiff-gpu-locks")
+    return Path(os.environ.get(GPU_LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "pdiff-gpu-locks")
 
 
 def visible_gpu_ids(count: int) -> list[str]:
     """Names of the visible GPUs as the driver knows them, so that processes that see
     different CUDA_VISIBLE_DEVICES lists still lock the same physical GPU under one name."""
-    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
-              if d.strip()]
+    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     return listed[:count] if len(listed) >= count else [str(i) for i in range(count)]
 
 
-def claim_gpu(ids: list[str], lock_dir: Path | None = None,
-              timeout: float | None = None, poll: float = 1.0) -> GpuClaim:
+def claim_gpu(
+    ids: list[str], lock_dir: Path | None = None, timeout: float | None = None, poll: float = 1.0
+) -> GpuClaim:
     """Claim the first GPU of `ids` whose lock file no other claim holds (an exclusive
     flock, which the kernel drops when the holder exits, so a crashed job frees its GPU).
     When all are held, wait for one (Snakemake's `gpu` resource normally prevents that);
@@ -98,10 +100,12 @@ def claim_gpu(ids: list[str], lock_dir: Path | None = None,
             raise RuntimeError(
                 f"all {len(ids)} GPUs are held by other processes (lock files in {lock_dir}); "
                 "set `resources: gpu` in the profile to at most the number of GPUs, or give "
-                f"each run its own {GPU_LOCK_DIR_ENV} if they use different GPUs")
+                f"each run its own {GPU_LOCK_DIR_ENV} if they use different GPUs"
+            )
         if not told:
-            get_logger("runtime").info(f"all {len(ids)} GPUs are held (locks in {lock_dir}); "
-                                       "waiting for one")
+            get_logger("runtime").info(
+                f"all {len(ids)} GPUs are held (locks in {lock_dir}); waiting for one"
+            )
             told = True
         time.sleep(poll)
 

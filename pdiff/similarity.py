@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def wrong_prediction_iou(preds_a: torch.Tensor, preds_b: torch.Tensor,
-                         labels: torch.Tensor) -> torch.Tensor:
+def wrong_prediction_iou(
+    preds_a: torch.Tensor, preds_b: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """IoU of the sets of wrong test predictions, for every pair: (A x N), (B x N) -> (A x B).
 
     |wrong_a AND wrong_b| / |wrong_a OR wrong_b|; two models that make no mistake are

@@ -24,7 +24,8 @@ def resolve_patterns(names: list[str], patterns: list[str]) -> list[str]:
         if not hits:
             raise LayerPatternError(
                 f"layer pattern '{p}' matches no tensor; the network's tensors are: "
-                + ", ".join(names))
+                + ", ".join(names)
+            )
         chosen.update(hits)
     return [n for n in names if n in chosen]
 
@@ -47,8 +48,12 @@ class ParameterSubset:
         return cls(tuple(d["names"]), tuple(tuple(s) for s in d["shapes"]))
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "shapes": [list(s) for s in self.shapes],
-                "offsets": list(self.offsets), "dim": self.dim}
+        return {
+            "names": list(self.names),
+            "shapes": [list(s) for s in self.shapes],
+            "offsets": list(self.offsets),
+            "dim": self.dim,
+        }
 
     @property
     def numels(self) -> list[int]:
@@ -73,8 +78,9 @@ class ParameterSubset:
             raise KeyError(f"tensors missing from the checkpoint: {missing}")
         for n, s in zip(self.names, self.shapes, strict=True):
             if tuple(tensors[n].shape) != s:
-                raise ValueError(f"tensor '{n}' has shape {tuple(tensors[n].shape)}, "
-                                 f"the layout says {s}")
+                raise ValueError(
+                    f"tensor '{n}' has shape {tuple(tensors[n].shape)}, the layout says {s}"
+                )
         return torch.cat([tensors[n].reshape(-1).float() for n in self.names])
 
     def unflatten(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,17 +88,19 @@ class ParameterSubset:
         if rows.shape[-1] != self.dim:
             raise ValueError(f"rows have {rows.shape[-1]} columns, the layout has {self.dim}")
         lead = rows.shape[:-1]
-        return {n: rows[..., o:o + k].reshape(*lead, *s)
-                for n, s, o, k in zip(self.names, self.shapes, self.offsets, self.numels,
-                                      strict=True)}
+        return {
+            n: rows[..., o : o + k].reshape(*lead, *s)
+            for n, s, o, k in zip(self.names, self.shapes, self.offsets, self.numels, strict=True)
+        }
 
     def tensor_index(self) -> torch.Tensor:
         """For each of the D columns, the index of the tensor it belongs to."""
         return torch.repeat_interleave(torch.arange(len(self.names)), torch.tensor(self.numels))
 
 
-def normalization_stats(matrix: torch.Tensor, subset: ParameterSubset,
-                        eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+def normalization_stats(
+    matrix: torch.Tensor, subset: ParameterSubset, eps: float = 1e-8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-tensor mean and std over all K rows and the tensor's elements, expanded to D columns.
 
     Per tensor (not per column) so that K=1 still has a usable scale, and tensors of very

@@ -32,7 +32,7 @@ def batches(n: int, batch_size: int, g: torch.Generator) -> Iterator[torch.Tenso
     while True:
         perm = torch.randperm(n, generator=g)
         for i in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield perm[i:i + batch_size]
+            yield perm[i : i + batch_size]
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -41,16 +41,35 @@ def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                   batch_size: int = 1000, precision: str = "fp32") -> float:
+def evaluate_model(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 1000,
+    precision: str = "fp32",
+) -> float:
     """Test accuracy (percent) of one model, plain forward."""
     preds = features(model, x, batch_size, device, precision).argmax(-1).cpu()
     return float(accuracy(preds.unsqueeze(0), y)[0])
 
 
-def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str, *,
-               epochs: int, batch_size: int, lr: float, weight_decay: float, optimizer: str,
-               seed: int, device: torch.device, precision: str = "fp32", log=print) -> dict:
+def train_base(
+    model: nn.Module,
+    data: Splits,
+    out_model: str,
+    out_metrics: str,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    optimizer: str,
+    seed: int,
+    device: torch.device,
+    precision: str = "fp32",
+    log=print,
+) -> dict:
     """Train the whole network; write its weights (safetensors) and metrics (JSON).
     precision bf16: forward and loss under bf16 autocast on CUDA (see runtime.autocast)."""
     g = torch.Generator().manual_seed(seed)
@@ -64,8 +83,9 @@ def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str,
     history = []
     for epoch in range(epochs):
         running = 0.0
-        for _ in tqdm(range(steps_per_epoch), desc=f"base epoch {epoch + 1}/{epochs}",
-                      mininterval=5):
+        for _ in tqdm(
+            range(steps_per_epoch), desc=f"base epoch {epoch + 1}/{epochs}", mininterval=5
+        ):
             idx = next(it)
             with autocast(device, precision):
                 loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
@@ -74,15 +94,19 @@ def train_base(model: nn.Module, data: Splits, out_model: str, out_metrics: str,
             opt.step()
             sched.step()
             running += loss.item()
-        val = evaluate_model(model, data.images("val"), data.labels("val"), device,
-                             precision=precision)
+        val = evaluate_model(
+            model, data.images("val"), data.labels("val"), device, precision=precision
+        )
         history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, "val_acc": val})
         log(f"epoch {epoch + 1}: loss {running / steps_per_epoch:.4f} val acc {val:.2f}")
-    metrics = {"val_acc": history[-1]["val_acc"],
-               "test_acc": evaluate_model(model, data.images("test"), data.labels("test"),
-                                          device, precision=precision),
-               "num_parameters": sum(p.numel() for p in model.parameters()),
-               "history": history}
+    metrics = {
+        "val_acc": history[-1]["val_acc"],
+        "test_acc": evaluate_model(
+            model, data.images("test"), data.labels("test"), device, precision=precision
+        ),
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "history": history,
+    }
     log(f"base model: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
     save_tensors(model_state(model), out_model)
     save_json(metrics, out_metrics)
@@ -96,9 +120,12 @@ def checkpoint_name(i: int) -> str:
 def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     """An optimizer's per-parameter state as flat tensors ('<param index>.<name>'), for a
     safetensors file; its hyperparameters come from the config again on loading."""
-    return {f"{i}.{name}": value.detach().cpu().clone()
-            for i, state in opt.state_dict()["state"].items() for name, value in state.items()
-            if torch.is_tensor(value)}
+    return {
+        f"{i}.{name}": value.detach().cpu().clone()
+        for i, state in opt.state_dict()["state"].items()
+        for name, value in state.items()
+        if torch.is_tensor(value)
+    }
 
 
 def optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict:
@@ -112,11 +139,23 @@ def optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     return {"state": per_param, "param_groups": state["param_groups"]}
 
 
-def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, steps: int,
-                 batch_size: int, lr: float, weight_decay: float, optimizer: str, seed: int,
-                 device: torch.device, precision: str = "fp32", start: int = 0,
-                 resume: dict | None = None, end_state: dict | None = None
-                 ) -> Iterator[dict[str, torch.Tensor]]:
+def train_subset(
+    model: nn.Module,
+    subset: ParameterSubset,
+    data: Splits,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    optimizer: str,
+    seed: int,
+    device: torch.device,
+    precision: str = "fp32",
+    start: int = 0,
+    resume: dict | None = None,
+    end_state: dict | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
     """Train only the subset; yield its tensors (on the CPU) after each optimizer step.
 
     The network stays in eval mode: BatchNorm running statistics are frozen, so everything
@@ -150,8 +189,9 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
                     h = prefix(x[idx].to(device))
                 loss = nn.functional.cross_entropy(suffix(h), y[idx].to(device))
             if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"subset training diverged at step {i} "
-                                         f"(loss {loss.item()}); lower collect.lr")
+                raise FloatingPointError(
+                    f"subset training diverged at step {i} (loss {loss.item()}); lower collect.lr"
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -163,12 +203,28 @@ def train_subset(model: nn.Module, subset: ParameterSubset, data: Splits, *, ste
             p.requires_grad_(False)
 
 
-def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits, out_dir: str,
-                        out_csv: str, out_predictions: str, out_state: str, *, k: int,
-                        batch_size: int, lr: float, weight_decay: float, optimizer: str,
-                        seed: int, device: torch.device, eval_batch: int = 1000,
-                        eval_sets: int | str = "auto", precision: str = "fp32",
-                        earlier: dict | None = None, log=print) -> pd.DataFrame:
+def collect_checkpoints(
+    model: nn.Module,
+    subset: ParameterSubset,
+    data: Splits,
+    out_dir: str,
+    out_csv: str,
+    out_predictions: str,
+    out_state: str,
+    *,
+    k: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    optimizer: str,
+    seed: int,
+    device: torch.device,
+    eval_batch: int = 1000,
+    eval_sets: int | str = "auto",
+    precision: str = "fp32",
+    earlier: dict | None = None,
+    log=print,
+) -> pd.DataFrame:
     """Keep training only the subset, saving it after each of K optimizer steps; write every
     checkpoint's validation and test accuracy (CSV), test predictions, and the optimizer's
     state at the end. With `earlier` (the dir, table, predictions and state of a shorter
@@ -177,26 +233,65 @@ def collect_checkpoints(model: nn.Module, subset: ParameterSubset, data: Splits,
     start, resume = 0, None
     if earlier:
         start = len(load_table(earlier["table"], ("val_acc", "test_acc")))
-        resume = {"params": load_tensors(Path(earlier["dir"]) / checkpoint_name(start - 1)),
-                  "optimizer": load_tensors(earlier["state"])}
+        resume = {
+            "params": load_tensors(Path(earlier["dir"]) / checkpoint_name(start - 1)),
+            "optimizer": load_tensors(earlier["state"]),
+        }
     end: dict[str, torch.Tensor] = {}
-    steps = train_subset(model, subset, data, steps=k, batch_size=batch_size, lr=lr,
-                         weight_decay=weight_decay, optimizer=optimizer, seed=seed,
-                         device=device, precision=precision, start=start, resume=resume,
-                         end_state=end)
-    df = save_sources(model, subset, data, steps, k, out_dir, out_csv, out_predictions,
-                      device=device, eval_batch=eval_batch, eval_sets=eval_sets,
-                      precision=precision, earlier=earlier, log=log)
+    steps = train_subset(
+        model,
+        subset,
+        data,
+        steps=k,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        optimizer=optimizer,
+        seed=seed,
+        device=device,
+        precision=precision,
+        start=start,
+        resume=resume,
+        end_state=end,
+    )
+    df = save_sources(
+        model,
+        subset,
+        data,
+        steps,
+        k,
+        out_dir,
+        out_csv,
+        out_predictions,
+        device=device,
+        eval_batch=eval_batch,
+        eval_sets=eval_sets,
+        precision=precision,
+        earlier=earlier,
+        log=log,
+    )
     save_tensors(end, out_state)
     return df
 
 
-def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
-                 checkpoints: Iterator[dict[str, torch.Tensor]], k: int, out_dir: str,
-                 out_csv: str, out_predictions: str, *, device: torch.device,
-                 origins: list[str] | None = None, eval_batch: int = 1000,
-                 eval_sets: int | str = "auto", precision: str = "fp32",
-                 earlier: dict | None = None, log=print) -> pd.DataFrame:
+def save_sources(
+    model: nn.Module,
+    subset: ParameterSubset,
+    data: Splits,
+    checkpoints: Iterator[dict[str, torch.Tensor]],
+    k: int,
+    out_dir: str,
+    out_csv: str,
+    out_predictions: str,
+    *,
+    device: torch.device,
+    origins: list[str] | None = None,
+    eval_batch: int = 1000,
+    eval_sets: int | str = "auto",
+    precision: str = "fp32",
+    earlier: dict | None = None,
+    log=print,
+) -> pd.DataFrame:
     """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
     validation and test accuracy (CSV, with each one's origin) and test predictions. With
     `earlier`, its checkpoints come first, copied, with their accuracies and predictions;
@@ -211,23 +306,45 @@ def save_sources(model: nn.Module, subset: ParameterSubset, data: Splits,
             save_tensors(tensors, tmp / checkpoint_name(len(kept) + i))
             rows.append(subset.flatten(tensors))
     splits = {s: (data.images(s), data.labels(s)) for s in ("val", "test")}
-    res = evaluate_groups(model, subset, {"source": torch.stack(rows)}, splits, device,
-                          eval_batch, eval_sets, precision=precision) if rows else None
+    res = (
+        evaluate_groups(
+            model,
+            subset,
+            {"source": torch.stack(rows)},
+            splits,
+            device,
+            eval_batch,
+            eval_sets,
+            precision=precision,
+        )
+        if rows
+        else None
+    )
     names = [checkpoint_name(i) for i in range(len(kept), k)]
-    df = pd.DataFrame({"checkpoint": names,
-                       "origin": (origins or [f"step {i}" for i in range(1, k + 1)])[len(kept):],
-                       "val_acc": res["source", "val"][0].tolist() if res else [],
-                       "test_acc": res["source", "test"][0].tolist() if res else []})
+    df = pd.DataFrame(
+        {
+            "checkpoint": names,
+            "origin": (origins or [f"step {i}" for i in range(1, k + 1)])[len(kept) :],
+            "val_acc": res["source", "val"][0].tolist() if res else [],
+            "test_acc": res["source", "test"][0].tolist() if res else [],
+        }
+    )
     df = pd.concat([kept, df], ignore_index=True)
     # Test predictions of every checkpoint, so that no later stage evaluates a source again.
     preds = [res["source", "test"][1].to(torch.int16)] if res else []
     if earlier:
         preds.insert(0, load_tensors(earlier["predictions"])["test_predictions"])
-    save_tensors({"test_predictions": torch.cat(preds), "test_labels": data.labels("test")},
-                 out_predictions)
+    save_tensors(
+        {"test_predictions": torch.cat(preds), "test_labels": data.labels("test")}, out_predictions
+    )
     save_table(df, out_csv)
-    log(f"{k} source checkpoints ({len(kept)} kept from {earlier['dir']}, {k - len(kept)} new)"
-        if earlier else f"{k} source checkpoints")
-    log(f"test acc min {df.test_acc.min():.2f} mean {df.test_acc.mean():.2f} "
-        f"max {df.test_acc.max():.2f}")
+    log(
+        f"{k} source checkpoints ({len(kept)} kept from {earlier['dir']}, {k - len(kept)} new)"
+        if earlier
+        else f"{k} source checkpoints"
+    )
+    log(
+        f"test acc min {df.test_acc.min():.2f} mean {df.test_acc.mean():.2f} "
+        f"max {df.test_acc.max():.2f}"
+    )
     return df

@@ -9,10 +9,10 @@ rule ablation_table:
         png=report(ABLATION_PNG, caption="../report/ablation.rst", category="Ablations"),
     log:
         log_path(ABLATION_CSV),
-    params:
-        labels=get_ablation_labels,
     conda:
         "../envs/pdiff.yaml"
+    params:
+        labels=get_ablation_labels,
     script:
         "../workflow_scripts/ablation_table.py"
 

@@ -14,14 +14,14 @@ if config["checkpoints"]["dir"]:
             log_path(CHECKPOINT_TABLE),
         benchmark:
             bench_path(CHECKPOINT_TABLE)
-        params:
-            cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate", "precision"),
+        conda:
+            "../envs/pdiff.yaml"
         threads: workflow.cores
         resources:
             gpu=1,
             mem_mb=4000,
-        conda:
-            "../envs/pdiff.yaml"
+        params:
+            cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate", "precision"),
         script:
             "../workflow_scripts/import_checkpoints.py"
 
@@ -42,14 +42,14 @@ else:
             log_path(CHECKPOINT_TABLE),
         benchmark:
             bench_path(CHECKPOINT_TABLE)
-        params:
-            cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
-            why=get_collection_reason,
+        conda:
+            "../envs/pdiff.yaml"
         threads: workflow.cores
         resources:
             gpu=1,
             mem_mb=4000,
-        conda:
-            "../envs/pdiff.yaml"
+        params:
+            cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
+            why=get_collection_reason,
         script:
             "../workflow_scripts/collect_checkpoints.py"

@@ -2,8 +2,15 @@
 import copy
 from pathlib import Path
 
-from pdiff.config import (ConfigError, check_variant_is_named, describe_variant,
-                          layered_config, validate_config)
+from pdiff.config import (
+    ConfigError,
+    check_variant_is_named,
+    describe_variant,
+    layered_config,
+    ldm_settings,
+    validate_config,
+)
+from pdiff.preflight import check_runnable
 
 # The paper table's experiments are layered on the config as given (before its defaults), and
 # the command line's config files and --config go on top again, as when a cell runs alone
@@ -13,9 +20,13 @@ COMMAND_LINE_CONFIG = copy.deepcopy(workflow.config_settings.overwrite_config or
 validate_config(config)
 # A variant of the default experiment (config.yaml of the working directory, else this
 # workflow's) has a name of its own: it never overwrites the default's results.
-DEFAULT_CONFIG = next(p for p in (Path("config.yaml"), Path(workflow.basedir) / "config.yaml")
-                      if p.exists())
+DEFAULT_CONFIG = next(
+    p for p in (Path("config.yaml"), Path(workflow.basedir) / "config.yaml") if p.exists()
+)
 check_variant_is_named(CONFIG_AS_GIVEN, config, DEFAULT_CONFIG)
+# Patterns that match nothing, an AE that cannot take its subset: stopped before any job.
+if workflow.is_main_process:
+    check_runnable(config, checked=".snakemake/pdiff_checked")
 
 
 def get_results(experiment):
@@ -71,7 +82,8 @@ MEMORIZATION_SCATTER = f"{MEMORIZATION}_scatter.png"
 MEMORIZATION_TSNE = f"{MEMORIZATION}_tsne.png"
 SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
 SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
-    f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png"))
+    f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png")
+)
 AXES = ("k", "location", "noise", "denoiser", "sampler")
 PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
 EXPERIMENTS = Path(workflow.basedir) / "experiments"
@@ -83,7 +95,7 @@ wildcard_constraints:
     n=r"\d+",
     location="|".join(config["locations"]),
     noise="none|input|latent|both",
-    denoiser="conv|transformer",
+    denoiser="|".join(config["denoisers"]),
     sampler=r"(ddpm|ddim|dpm)-\d+",
     axis="|".join(AXES),
 
@@ -99,13 +111,14 @@ def bench_path(output):
 
 
 # Keys that pick the default variant; they are wildcards, not settings a stage reads.
-VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "ldm": {"kind"}, "generate": {"sampler"}}
+VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
 
 
 def get_cfg(*sections):
     """The config sections a stage reads, as params (changing them reruns the stage). Keys
     are sorted: Snakemake compares params as text, and layered config files order keys by
     the file that first set them."""
+
     def ordered(value):
         return {k: ordered(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
 
@@ -118,6 +131,12 @@ def get_cfg(*sections):
     return {name: settings(name) for name in ("device", *sections)}
 
 
+def get_ldm_settings(wildcards):
+    """The ldm settings of this denoiser (the ldm section with its overrides), as params."""
+    settings = ldm_settings(config, wildcards.denoiser)
+    return {key: settings[key] for key in sorted(settings)}
+
+
 def get_collection_size(wildcards):
     """The collection a K reads its first K checkpoints from: collect.k checkpoints for K up
     to collect.k (what the main run collects), else the largest K the ablation grid asks of
@@ -126,14 +145,16 @@ def get_collection_size(wildcards):
     k, first = int(wildcards.k), config["collect"]["k"]
     if k <= first:
         return first
-    return max([first, *config["ablations"]["k"]] if wildcards.location == config["location"]
-               else [first])
+    return max(
+        [first, *config["ablations"]["k"]] if wildcards.location == config["location"] else [first]
+    )
 
 
 def get_collection(path):
     """An input function: `path` (a collection's output) for the collection of this K."""
-    return lambda wildcards: expand(path, n=get_collection_size(wildcards),
-                                    **dict(wildcards.items()))[0]
+    return lambda wildcards: expand(
+        path, n=get_collection_size(wildcards), **dict(wildcards.items())
+    )[0]
 
 
 def get_earlier_collection(wildcards):
@@ -141,10 +162,16 @@ def get_earlier_collection(wildcards):
     first = config["collect"]["k"]
     if int(wildcards.n) <= first:
         return {}
-    paths = dict(earlier_checkpoints=CHECKPOINTS, earlier_table=CHECKPOINT_TABLE,
-                 earlier_predictions=SOURCE_PREDICTIONS, earlier_state=COLLECT_STATE)
-    return {key: expand(path, n=first, seed=wildcards.seed, location=wildcards.location)[0]
-            for key, path in paths.items()}
+    paths = dict(
+        earlier_checkpoints=CHECKPOINTS,
+        earlier_table=CHECKPOINT_TABLE,
+        earlier_predictions=SOURCE_PREDICTIONS,
+        earlier_state=COLLECT_STATE,
+    )
+    return {
+        key: expand(path, n=first, seed=wildcards.seed, location=wildcards.location)[0]
+        for key, path in paths.items()
+    }
 
 
 def get_collection_reason(wildcards):
@@ -152,8 +179,10 @@ def get_collection_reason(wildcards):
     n, first = int(wildcards.n), config["collect"]["k"]
     if n <= first:
         return f"collect.k = {first}"
-    return (f"ablations.k asks for K up to {n} at location {wildcards.location}; the first "
-            f"{first} are the collect.k collection's, {n - first} more steps continue it")
+    return (
+        f"ablations.k asks for K up to {n} at location {wildcards.location}; the first "
+        f"{first} are the collect.k collection's, {n - first} more steps continue it"
+    )
 
 
 def get_own_checkpoints():
@@ -164,34 +193,41 @@ def get_own_checkpoints():
 
 def get_default_variant():
     """Wildcard values of the default experiment."""
-    return dict(location=config["location"], k=config["collect"]["k"],
-                noise=config["ae"]["noise"], denoiser=config["ldm"]["kind"],
-                sampler=config["generate"]["sampler"])
+    return dict(
+        location=config["location"],
+        k=config["collect"]["k"],
+        noise=config["ae"]["noise"],
+        denoiser=config["denoiser"],
+        sampler=config["generate"]["sampler"],
+    )
 
 
 def get_provenance(wildcards):
     """What an exported model records of the run that made it."""
     variant = {key: wildcards[key] for key in ("location", "k", "noise", "denoiser", "sampler")}
-    return {"experiment": config["experiment"], "seed": int(wildcards.seed),
-            "variant": variant}
+    return {"experiment": config["experiment"], "seed": int(wildcards.seed), "variant": variant}
 
 
 def get_ablation_variants(axis):
     """(seed, wildcard values) of every variant of one axis, the others at the default."""
-    return [(seed, {**get_default_variant(), axis: value})
-            for value in config["ablations"][axis] for seed in config["seeds"]]
+    return [
+        (seed, {**get_default_variant(), axis: value})
+        for value in config["ablations"][axis]
+        for seed in config["seeds"]
+    ]
 
 
 def get_ablation_evaluations(wildcards):
     """Evaluation tables of an axis's variants, in the order of get_ablation_labels."""
-    return [expand(EVALUATION, seed=seed, **variant)[0]
-            for seed, variant in get_ablation_variants(wildcards.axis)]
+    return [
+        expand(EVALUATION, seed=seed, **variant)[0]
+        for seed, variant in get_ablation_variants(wildcards.axis)
+    ]
 
 
 def get_ablation_labels(wildcards):
     """The axis value of each evaluation table of get_ablation_evaluations."""
-    return [str(variant[wildcards.axis])
-            for _, variant in get_ablation_variants(wildcards.axis)]
+    return [str(variant[wildcards.axis]) for _, variant in get_ablation_variants(wildcards.axis)]
 
 
 def get_ablation_targets():
@@ -201,15 +237,24 @@ def get_ablation_targets():
 
 def get_k_predictions(wildcards=None):
     """Test predictions of every K variant of the ablation grid, every seed."""
-    return [expand(PREDICTIONS, seed=seed, **variant)[0]
-            for seed, variant in get_ablation_variants("k")]
+    return [
+        expand(PREDICTIONS, seed=seed, **variant)[0] for seed, variant in get_ablation_variants("k")
+    ]
 
 
 def get_memorization_targets():
     """Every output of `snakemake memorization`: the default variant's, per seed."""
-    return expand([MEMORIZATION_CSV, MEMORIZATION_MD, MEMORIZATION_MODELS,
-                   MEMORIZATION_SCATTER, MEMORIZATION_TSNE],
-                  seed=config["seeds"], **get_default_variant())
+    return expand(
+        [
+            MEMORIZATION_CSV,
+            MEMORIZATION_MD,
+            MEMORIZATION_MODELS,
+            MEMORIZATION_SCATTER,
+            MEMORIZATION_TSNE,
+        ],
+        seed=config["seeds"],
+        **get_default_variant(),
+    )
 
 
 def get_similarity_by_k_targets():
@@ -220,8 +265,12 @@ def get_similarity_by_k_targets():
 def get_report_targets():
     """This experiment's report: the main table, and every ablation, memorization and
     similarity-by-K output, as far as they exist already (parts not run are left out)."""
-    made = [MAIN_TABLE, *get_ablation_targets(), *get_memorization_targets(),
-            *get_similarity_by_k_targets()]
+    made = [
+        MAIN_TABLE,
+        *get_ablation_targets(),
+        *get_memorization_targets(),
+        *get_similarity_by_k_targets(),
+    ]
     return [path for path in made if Path(path).exists()]
 
 
@@ -235,7 +284,8 @@ def get_final_targets():
     default variant (listed, so that deleting one reruns it and what follows)."""
     stages = [BASE, CHECKPOINT_TABLE, PARAM_MATRIX, AE, LDM, GENERATED, EVALUATION]
     return [MAIN_TABLE, MAIN_TABLE_MD] + expand(
-        stages, seed=config["seeds"], n=config["collect"]["k"], **get_default_variant())
+        stages, seed=config["seeds"], n=config["collect"]["k"], **get_default_variant()
+    )
 
 
 def get_paper_cells():
@@ -246,21 +296,32 @@ def get_paper_cells():
     defaults = [EXPERIMENTS / f"{table['defaults']}.yaml"] if table["defaults"] else []
     for task in table["tasks"]:
         for net in table["nets"]:
-            files = [*defaults, EXPERIMENTS / "tasks" / f"{task}.yaml",
-                     EXPERIMENTS / "nets" / f"{net}.yaml"]
+            files = [
+                *defaults,
+                EXPERIMENTS / "tasks" / f"{task}.yaml",
+                EXPERIMENTS / "nets" / f"{net}.yaml",
+            ]
             for f in files:
                 if not f.exists():
-                    raise ConfigError(f"paper_table: {f} does not exist; paper_table's names "
-                                      f"are files in {EXPERIMENTS}")
+                    raise ConfigError(
+                        f"paper_table: {f} does not exist; paper_table's names "
+                        f"are files in {EXPERIMENTS}"
+                    )
             cfg = layered_config(CONFIG_AS_GIVEN, files, COMMAND_LINE_CONFIG)
             if cfg["experiment"] == config["experiment"]:
-                raise ConfigError(f"paper_table: {task} x {net} is this run's own experiment "
-                                  f"{cfg['experiment']}; run the table without its files")
+                raise ConfigError(
+                    f"paper_table: {task} x {net} is this run's own experiment "
+                    f"{cfg['experiment']}; run the table without its files"
+                )
             if cfg["experiment"] in cells:
-                raise ConfigError(f"paper_table: {task} x {net} and "
-                                  f"{' x '.join(cells[cfg['experiment']][:2])} are both "
-                                  f"named {cfg['experiment']}; give their data sets or "
-                                  "networks different names")
+                raise ConfigError(
+                    f"paper_table: {task} x {net} and "
+                    f"{' x '.join(cells[cfg['experiment']][:2])} are both "
+                    f"named {cfg['experiment']}; give their data sets or "
+                    "networks different names"
+                )
+            if workflow.is_main_process:
+                check_runnable(cfg, checked=".snakemake/pdiff_checked")
             cells[cfg["experiment"]] = (task, net, cfg)
     return cells
 
@@ -268,8 +329,10 @@ def get_paper_cells():
 def get_paper_tables(wildcards=None):
     """Main tables of the paper table's experiments, in grid order."""
     if not PAPER_CELLS:
-        raise ConfigError("paper_table: no experiments; run it with --configfile "
-                          "experiments/paper_table.yaml, or list paper_table.tasks and nets")
+        raise ConfigError(
+            "paper_table: no experiments; run it with --configfile "
+            "experiments/paper_table.yaml, or list paper_table.tasks and nets"
+        )
     return [get_main_table(name) for name in PAPER_CELLS]
 
 
@@ -285,5 +348,7 @@ def print_main_table():
         print("Plots:\n" + "\n".join(f"  {p}" for p in plots))
     files = [str(Path(f)) for f in workflow.overwrite_configfiles or []]
     args = " ".join(["--configfile", *files]) if files else ""
-    print(f"Report with every table and plot made so far: snakemake results_so_far "
-          f"--report report.html {args}".rstrip())
+    print(
+        f"Report with every table and plot made so far: snakemake results_so_far "
+        f"--report report.html {args}".rstrip()
+    )

@@ -4,9 +4,9 @@ rule prepare_data:
         DATA,
     log:
         log_path(DATA),
-    params:
-        cfg=get_cfg("data"),
     conda:
         "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("data"),
     script:
         "../workflow_scripts/prepare_data.py"

@@ -16,13 +16,13 @@ rule evaluate:
         log_path(EVALUATION),
     benchmark:
         bench_path(EVALUATION)
-    params:
-        cfg=get_cfg("data", "network", "evaluate", "precision"),
+    conda:
+        "../envs/pdiff.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("data", "network", "evaluate", "precision"),
     script:
         "../workflow_scripts/evaluate.py"

@@ -12,11 +12,11 @@ rule export_models:
         directory(EXPORT),
     log:
         log_path(EXPORT),
+    conda:
+        "../envs/pdiff.yaml"
     params:
         cfg=get_cfg("data", "network", "export", "collect", "ae", "ldm", "generate"),
         provenance=lambda wildcards: get_provenance(wildcards),
-    conda:
-        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/export_models.py"
 

@@ -10,13 +10,13 @@ rule generate:
         log_path(GENERATED),
     benchmark:
         bench_path(GENERATED)
-    params:
-        cfg=get_cfg("ldm", "generate"),
+    conda:
+        "../envs/pdiff.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("generate"),
     script:
         "../workflow_scripts/generate.py"

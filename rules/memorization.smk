@@ -8,27 +8,30 @@ rule memorization_baselines:
         ae=AE,
         generated=GENERATED,
     output:
-        summary=report(MEMORIZATION_CSV, caption="../report/memorization.rst",
-                     category="Memorization"),
+        summary=report(
+            MEMORIZATION_CSV, caption="../report/memorization.rst", category="Memorization"
+        ),
         md=MEMORIZATION_MD,
         models=MEMORIZATION_MODELS,
         similarity=MEMORIZATION_SIMILARITY,
-        scatter=report(MEMORIZATION_SCATTER, caption="../report/memorization.rst",
-                     category="Memorization"),
-        tsne=report(MEMORIZATION_TSNE, caption="../report/memorization.rst",
-                     category="Memorization"),
+        scatter=report(
+            MEMORIZATION_SCATTER, caption="../report/memorization.rst", category="Memorization"
+        ),
+        tsne=report(
+            MEMORIZATION_TSNE, caption="../report/memorization.rst", category="Memorization"
+        ),
     log:
         log_path(MEMORIZATION_CSV),
     benchmark:
         bench_path(MEMORIZATION_CSV)
-    params:
-        cfg=get_cfg("data", "network", "collect", "evaluate", "memorization", "precision"),
+    conda:
+        "../envs/pdiff.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("data", "network", "collect", "evaluate", "memorization", "precision"),
     script:
         "../workflow_scripts/memorization_baselines.py"
 
@@ -38,17 +41,19 @@ rule similarity_by_k:
     input:
         get_k_predictions,
     output:
-        csv=report(SIMILARITY_BY_K_CSV, caption="../report/similarity_by_k.rst",
-                   category="Memorization"),
+        csv=report(
+            SIMILARITY_BY_K_CSV, caption="../report/similarity_by_k.rst", category="Memorization"
+        ),
         md=SIMILARITY_BY_K_MD,
-        png=report(SIMILARITY_BY_K_PNG, caption="../report/similarity_by_k.rst",
-                   category="Memorization"),
+        png=report(
+            SIMILARITY_BY_K_PNG, caption="../report/similarity_by_k.rst", category="Memorization"
+        ),
     log:
         log_path(SIMILARITY_BY_K_CSV),
-    params:
-        ks=[variant["k"] for _, variant in get_ablation_variants("k")],
     conda:
         "../envs/pdiff.yaml"
+    params:
+        ks=[variant["k"] for _, variant in get_ablation_variants("k")],
     script:
         "../workflow_scripts/similarity_by_k.py"
 

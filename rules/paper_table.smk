@@ -10,8 +10,10 @@ for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
 
     module:
         name: cell_name
-        snakefile: "../Snakefile"
-        config: cell_config
+        snakefile:
+            "../Snakefile"
+        config:
+            cell_config
 
     use rule * from cell_name exclude all, paper_table as cell_prefix*
 
@@ -25,9 +27,9 @@ rule paper_table:
         md=PAPER_TABLE_MD,
     log:
         "results/logs/paper_table.log",
-    params:
-        cells=[(task, net) for task, net, _ in PAPER_CELLS.values()],
     conda:
         "../envs/pdiff.yaml"
+    params:
+        cells=[(task, net) for task, net, _ in PAPER_CELLS.values()],
     script:
         "../workflow_scripts/paper_table.py"

@@ -9,9 +9,9 @@ rule param_matrix:
         layout=LAYOUT,
     log:
         log_path(PARAM_MATRIX),
-    params:
-        cfg=get_cfg("data", "network", "locations"),
     conda:
         "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("data", "network", "locations"),
     script:
         "../workflow_scripts/param_matrix.py"

@@ -9,10 +9,10 @@ rule summarize:
         md=MAIN_TABLE_MD,
     log:
         log_path(MAIN_TABLE),
+    conda:
+        "../envs/pdiff.yaml"
     params:
         seeds=config["seeds"],
         variant=describe_variant(config),
-    conda:
-        "../envs/pdiff.yaml"
     script:
         "../workflow_scripts/summarize.py"

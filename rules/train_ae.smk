@@ -12,13 +12,13 @@ rule train_ae:
         log_path(AE),
     benchmark:
         bench_path(AE)
-    params:
-        cfg=get_cfg("data", "network", "ae", "evaluate"),
+    conda:
+        "../envs/pdiff.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg("data", "network", "ae", "evaluate"),
     script:
         "../workflow_scripts/train_ae.py"

@@ -10,14 +10,14 @@ if config["checkpoints"]["dir"]:
             metrics=BASE_METRICS,
         log:
             log_path(BASE),
-        params:
-            cfg=get_cfg("data", "network", "checkpoints", "precision"),
+        conda:
+            "../envs/pdiff.yaml"
         threads: workflow.cores
         resources:
             gpu=1,
             mem_mb=4000,
-        conda:
-            "../envs/pdiff.yaml"
+        params:
+            cfg=get_cfg("data", "network", "checkpoints", "precision"),
         script:
             "../workflow_scripts/import_base.py"
 
@@ -34,13 +34,13 @@ else:
             log_path(BASE),
         benchmark:
             bench_path(BASE)
-        params:
-            cfg=get_cfg("data", "network", "train_base", "precision"),
+        conda:
+            "../envs/pdiff.yaml"
         threads: workflow.cores
         resources:
             gpu=1,
             mem_mb=4000,
-        conda:
-            "../envs/pdiff.yaml"
+        params:
+            cfg=get_cfg("data", "network", "train_base", "precision"),
         script:
             "../workflow_scripts/train_base.py"

@@ -1,5 +1,5 @@
 rule train_ldm:
-    """The latent DDPM on the AE's latents of the sources (conv or transformer)."""
+    """The latent DDPM of one named denoiser on the AE's latents of the sources."""
     input:
         matrix=PARAM_MATRIX,
         ae=AE,
@@ -10,13 +10,14 @@ rule train_ldm:
         log_path(LDM),
     benchmark:
         bench_path(LDM)
-    params:
-        cfg=get_cfg("ldm"),
+    conda:
+        "../envs/pdiff.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../envs/pdiff.yaml"
+    params:
+        cfg=get_cfg(),
+        ldm=get_ldm_settings,
     script:
         "../workflow_scripts/train_ldm.py"

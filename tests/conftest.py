@@ -1,9 +1,8 @@
-import subprocess
-import sys
-from pathlib import Path
+"""Fixtures of the unit and workflow tests; helpers they import are in helpers.py."""
 
 import pytest
 import torch
+from helpers import TINY, snakemake
 
 from pdiff.networks import small_cnn
 from pdiff.subset import ParameterSubset
@@ -26,20 +25,6 @@ def cnn():
 @pytest.fixture
 def last_two_bn(cnn):
     return ParameterSubset.from_model(cnn, ["bn3.*", "bn4.*"])
-
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "configs" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def snakemake(workdir, *args, check=True, env=None, timeout=900):
-    """Snakemake in `workdir`; a run that hangs fails the test after `timeout` seconds."""
-    proc = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args],
-                          capture_output=True, text=True, env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stdout[-3000:] + proc.stderr[-5000:])
-    return proc
 
 
 @pytest.fixture(scope="session")

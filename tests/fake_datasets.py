@@ -21,8 +21,12 @@ def pixel(label: int, channel: int) -> int:
 
 def _planes(labels, size: int) -> np.ndarray:
     """Images N x 3 x size x size, each filled with its label's colour."""
-    return np.stack([np.stack([np.full((size, size), pixel(int(y), c), np.uint8)
-                               for c in range(3)]) for y in labels])
+    return np.stack(
+        [
+            np.stack([np.full((size, size), pixel(int(y), c), np.uint8) for c in range(3)])
+            for y in labels
+        ]
+    )
 
 
 def _jpeg(path: Path, label: int, i: int) -> None:
@@ -31,7 +35,8 @@ def _jpeg(path: Path, label: int, i: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Sizes differ, as in the real sets, so resizing and cropping are exercised.
     Image.new("RGB", (40 + i % 7, 30 + i % 5), tuple(pixel(label, c) for c in range(3))).save(
-        path, quality=95)
+        path, quality=95
+    )
 
 
 def write_idx(path: Path, array: torch.Tensor) -> None:
@@ -46,13 +51,16 @@ def write_mnist(root: Path, train: int = 60, test: int = 20) -> None:
     """The four MNIST IDX files, grayscale images of their label's first-channel colour."""
     for prefix, n in (("train", train), ("t10k", test)):
         labels = torch.arange(n) % 10
-        write_idx(root / f"{prefix}-images-idx3-ubyte.gz",
-                  torch.from_numpy(_planes(labels.tolist(), 28)[:, 0]))
+        write_idx(
+            root / f"{prefix}-images-idx3-ubyte.gz",
+            torch.from_numpy(_planes(labels.tolist(), 28)[:, 0]),
+        )
         write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
 def write_cifar(root: Path, classes: int = 10, per_batch: int = 20, test: int = 30) -> None:
     """cifar-10-batches-py/ (five training batches) or cifar-100-python/ (one file)."""
+
     def batch(n, offset, label_key):
         labels = [(offset + i) % classes for i in range(n)]
         return {"data": _planes(labels, 32).reshape(n, -1), label_key: labels}
@@ -61,14 +69,18 @@ def write_cifar(root: Path, classes: int = 10, per_batch: int = 20, test: int = 
         folder = root / "cifar-10-batches-py"
         folder.mkdir(parents=True)
         files = {f"data_batch_{b}": batch(per_batch, b, "labels") for b in range(1, 6)}
-        files |= {"test_batch": batch(test, 0, "labels"),
-                  "batches.meta": {"label_names": [f"c{i}" for i in range(10)]}}
+        files |= {
+            "test_batch": batch(test, 0, "labels"),
+            "batches.meta": {"label_names": [f"c{i}" for i in range(10)]},
+        }
     else:
         folder = root / "cifar-100-python"
         folder.mkdir(parents=True)
-        files = {"train": batch(5 * per_batch, 0, "fine_labels"),
-                 "test": batch(test, 0, "fine_labels"),
-                 "meta": {"fine_label_names": [f"c{i}" for i in range(classes)]}}
+        files = {
+            "train": batch(5 * per_batch, 0, "fine_labels"),
+            "test": batch(test, 0, "fine_labels"),
+            "meta": {"fine_label_names": [f"c{i}" for i in range(classes)]},
+        }
     for name, content in files.items():
         with open(folder / name, "wb") as f:
             pickle.dump(content, f)
@@ -95,8 +107,10 @@ def write_flowers(root: Path, n: int = 30) -> None:
         _jpeg(folder / "jpg" / f"image_{i:05d}.jpg", y, i)
     savemat(folder / "imagelabels.mat", {"labels": np.array([[y + 1 for y in labels]])})
     ids = np.arange(1, n + 1)
-    savemat(folder / "setid.mat", {"trnid": ids[: n // 3], "valid": ids[n // 3: 2 * n // 3],
-                                   "tstid": ids[2 * n // 3:]})
+    savemat(
+        folder / "setid.mat",
+        {"trnid": ids[: n // 3], "valid": ids[n // 3 : 2 * n // 3], "tstid": ids[2 * n // 3 :]},
+    )
 
 
 def write_pets(root: Path, trainval: int = 20, test: int = 10) -> None:
@@ -130,8 +144,9 @@ def write_food(root: Path, train: int = 20, test: int = 10, classes: int = 5) ->
         (folder / "meta" / f"{split}.json").write_text(json.dumps(meta))
 
 
-def write_imagenet(root: Path, train: int = 20, val: int = 10, classes: int = 4,
-                   meta_bin: bool = False) -> None:
+def write_imagenet(
+    root: Path, train: int = 20, val: int = 10, classes: int = 4, meta_bin: bool = False
+) -> None:
     """train/<wnid>/*.JPEG and val/<wnid>/*.JPEG; with meta_bin, the meta.bin that
     torchvision's ImageNet writes when it unpacks the original archives."""
     wnids = [f"n{c:08d}" for c in range(classes)]

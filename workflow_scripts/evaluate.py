@@ -1,10 +1,20 @@
 """Rule evaluate -> pdiff.pipeline.evaluate."""
+
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output
-    pipeline.evaluate(snakemake.params.cfg, data_path=i.data, base_path=i.base,
-                      matrix_path=i.matrix, layout_path=i.layout,
-                      checkpoint_csv=i.checkpoint_table, source_predictions=i.source_predictions,
-                      ae_path=i.ae, generated_path=i.generated, out_csv=o.table,
-                      out_predictions=o.predictions, threads=snakemake.threads)
+    pipeline.evaluate(
+        snakemake.params.cfg,
+        data_path=i.data,
+        base_path=i.base,
+        matrix_path=i.matrix,
+        layout_path=i.layout,
+        checkpoint_csv=i.checkpoint_table,
+        source_predictions=i.source_predictions,
+        ae_path=i.ae,
+        generated_path=i.generated,
+        out_csv=o.table,
+        out_predictions=o.predictions,
+        threads=snakemake.threads,
+    )

@@ -1,4 +1,5 @@
 """Rule prepare_data -> pdiff.pipeline.prepare_data."""
+
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):

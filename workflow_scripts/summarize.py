@@ -1,4 +1,5 @@
 """Rule summarize -> pdiff.pipeline.summarize."""
+
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
@@ -7,8 +8,10 @@ with runtime.output_to(snakemake.log[0]):
         dict(zip(seeds, snakemake.input.evaluations, strict=True)),
         ae_metrics=dict(zip(seeds, snakemake.input.ae_metrics, strict=True)),
         ldm_metrics=dict(zip(seeds, snakemake.input.ldm_metrics, strict=True)),
-        out_csv=snakemake.output.csv, out_md=snakemake.output.md,
-        variant=snakemake.params.variant)
+        out_csv=snakemake.output.csv,
+        out_md=snakemake.output.md,
+        variant=snakemake.params.variant,
+    )
     print(f"Variant {snakemake.params.variant}")
     print(table.to_markdown(index=False, floatfmt=".2f"))
     for line in verdict:

@@ -1,9 +1,17 @@
 """Rule train_ae -> pdiff.pipeline.train_ae."""
+
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_ae(snakemake.params.cfg, data_path=snakemake.input.data,
-                      base_path=snakemake.input.base, matrix_path=snakemake.input.matrix,
-                      layout_path=snakemake.input.layout, noise=snakemake.wildcards.noise,
-                      seed=int(snakemake.wildcards.seed), out_ae=snakemake.output.ae,
-                      out_metrics=snakemake.output.metrics, threads=snakemake.threads)
+    pipeline.train_ae(
+        snakemake.params.cfg,
+        data_path=snakemake.input.data,
+        base_path=snakemake.input.base,
+        matrix_path=snakemake.input.matrix,
+        layout_path=snakemake.input.layout,
+        noise=snakemake.wildcards.noise,
+        seed=int(snakemake.wildcards.seed),
+        out_ae=snakemake.output.ae,
+        out_metrics=snakemake.output.metrics,
+        threads=snakemake.threads,
+    )

@@ -1,8 +1,13 @@
-"""Rule train_base -> pdiff.pipeline.train_base_model."""
+"""Rule train_base -> pdiff.pipeline.train_base."""
+
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_base_model(snakemake.params.cfg, data_path=snakemake.input.data,
-                              seed=int(snakemake.wildcards.seed),
-                              out_model=snakemake.output.model,
-                              out_metrics=snakemake.output.metrics, threads=snakemake.threads)
+    pipeline.train_base(
+        snakemake.params.cfg,
+        data_path=snakemake.input.data,
+        seed=int(snakemake.wildcards.seed),
+        out_model=snakemake.output.model,
+        out_metrics=snakemake.output.metrics,
+        threads=snakemake.threads,
+    )

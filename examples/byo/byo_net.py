@@ -26,6 +26,7 @@ class MLP(nn.Module):
         return self.out(h)
 
 
-def build(in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
-          hidden: int = 64) -> MLP:
+def build(
+    in_channels: int = 1, image_size: int = 28, num_classes: int = 10, hidden: int = 64
+) -> MLP:
     return MLP(in_channels * image_size * image_size, hidden, num_classes)

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, SNAKEMAKE, TINY, snakemake
+from helpers import REPO, SNAKEMAKE, TINY, snakemake
 from safetensors.torch import load_file
 
 from pdiff.evaluation import accuracy
@@ -28,22 +28,41 @@ def _copy(run, dest):
 
 
 def test_default_config_dry_runs(tmp_path):
-    out = snakemake(tmp_path, "--configfile", str(REPO / "config.yaml"), "-n", "--quiet",
-                    "rules").stdout
-    for rule in ("prepare_data", "train_base", "collect_checkpoints", "param_matrix",
-                 "train_ae", "train_ldm", "generate", "evaluate", "summarize"):
+    out = snakemake(
+        tmp_path, "--configfile", str(REPO / "config.yaml"), "-n", "--quiet", "rules"
+    ).stdout
+    for rule in (
+        "prepare_data",
+        "train_base",
+        "collect_checkpoints",
+        "param_matrix",
+        "train_ae",
+        "train_ldm",
+        "generate",
+        "evaluate",
+        "summarize",
+    ):
         assert rule in out
 
 
-@pytest.mark.parametrize("experiment", sorted(
-    p.name for p in (REPO / "experiments").glob("*.yaml") if p.name != "paper.yaml"))
+@pytest.mark.parametrize(
+    "experiment",
+    sorted(p.name for p in (REPO / "experiments").glob("*.yaml") if p.name != "paper.yaml"),
+)
 def test_every_experiment_file_dry_runs(tmp_path, experiment):
     """Each experiment as its header says to run it (paper.yaml runs only with a task and a
     network, which the paper table's dry run covers)."""
     shutil.copy(REPO / "config.yaml", tmp_path)  # as in the repository: loaded first
     target = ["paper_table"] if experiment == "paper_table.yaml" else []
-    out = snakemake(tmp_path, *target, "--configfile", str(REPO / "experiments" / experiment),
-                    "-n", "--quiet", "rules")
+    out = snakemake(
+        tmp_path,
+        *target,
+        "--configfile",
+        str(REPO / "experiments" / experiment),
+        "-n",
+        "--quiet",
+        "rules",
+    )
     assert "train_ldm" in out.stdout + out.stderr
 
 
@@ -53,8 +72,16 @@ def test_an_unnamed_variant_of_the_default_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "would overwrite the default experiment's" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
-    named = snakemake(tmp_path, *default, "-n", "--config", "location=head", "experiment=mine",
-                      "generate={n: 20}", "ae={lr: 1e-4}")
+    named = snakemake(
+        tmp_path,
+        *default,
+        "-n",
+        "--config",
+        "location=head",
+        "experiment=mine",
+        "generate={n: 20}",
+        "ae={lr: 1e-4}",
+    )
     assert "results/mine/" in named.stdout + named.stderr
 
 
@@ -77,20 +104,29 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     generated = load_file(samples / "generated.safetensors")["params"]
     assert generated.shape == (8, layout["dim"]) and torch.isfinite(generated).all()
     evals = pd.read_csv(samples / "evaluation.csv")
-    assert evals.group.value_counts().to_dict() == {"source": 16, "generated": 8, "average": 1,
-                                                      "rebuilt": 16}
+    assert evals.group.value_counts().to_dict() == {
+        "source": 16,
+        "generated": 8,
+        "average": 1,
+        "rebuilt": 16,
+    }
     preds = load_file(samples / "predictions.safetensors")
     assert preds["generated_predictions"].shape == (8, 1000)
     table = pd.read_csv(res / "main_table.csv")
     assert table["row"].str.startswith("p-diff").sum() == 2
     assert table["seed 0"].notna().all()
-    assert {"AE-rebuilt sources mean (the decoder's ceiling)",
-            "AE overfit check: one source rebuilt minus source (val acc points)",
-            "latent std fed to the DDPM (before scaling to 1)"} <= set(table.row)
+    assert {
+        "AE-rebuilt sources mean (the decoder's ceiling)",
+        "AE overfit check: one source rebuilt minus source (val acc points)",
+        "latent std fed to the DDPM (before scaling to 1)",
+    } <= set(table.row)
     # a generated set loads into the real network and scores there what evaluate recorded
-    cfg = {"data": {"name": "fashion_mnist"}, "network": {"name": "small_cnn",
-           "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
+    cfg = {
+        "data": {"name": "fashion_mnist"},
+        "network": {"name": "small_cnn", "kwargs": {"channels": [8, 16, 16], "hidden": 16}},
+    }
     from pdiff.data import load_splits
+
     splits = load_splits(str(res / "data.safetensors"))
     model = configured_network(cfg, splits)
     model.load_state_dict(base)
@@ -102,8 +138,9 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     acc = accuracy(logits.argmax(1)[None], splits.labels("test")).item()
     assert acc == pytest.approx(row, abs=1e-6)
     # no pickles anywhere
-    suffixes = {p.suffix for p in res.rglob("*")
-                if p.is_file() and p.name != ".snakemake_timestamp"}
+    suffixes = {
+        p.suffix for p in res.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"
+    }
     assert suffixes <= {".safetensors", ".csv", ".json", ".md", ".png", ".log", ".tsv"}
 
 
@@ -124,8 +161,7 @@ def test_tiny_generated_sets_work_like_their_sources_and_are_not_one_point(tiny_
     spread = torch.pdist(generated).median() / torch.pdist(sources).median()
     assert 0.25 < spread < 4, spread
     average = sources.mean(0, keepdim=True)
-    to_average = (torch.cdist(generated, average).median()
-                  / torch.cdist(sources, average).median())
+    to_average = torch.cdist(generated, average).median() / torch.cdist(sources, average).median()
     assert 0.25 < to_average < 4, to_average
 
 
@@ -141,8 +177,11 @@ def test_second_run_does_nothing_and_ldm_deletion_reruns_only_what_follows(tiny_
     ldm.unlink()
     proc = snakemake(run, *args, "-n", "--quiet", "rules")
     out = proc.stdout + proc.stderr
-    rules = {line.split()[0] for line in out.splitlines()
-             if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"}
+    rules = {
+        line.split()[0]
+        for line in out.splitlines()
+        if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"
+    }
     assert rules == {"train_ldm", "generate", "evaluate", "summarize", "all"}
     snakemake(run, *args)  # and really rerun it, which restores the same bytes
     assert (ldm.read_bytes(), generated.read_bytes()) == before
@@ -162,9 +201,13 @@ def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_pat
     ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
     marker = tmp_path / "train_ae.started"
     env = {**os.environ, HOLD_ENV: f"train_ae:{marker}"}
-    proc = subprocess.Popen([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2",
-                             "--configfile", str(TINY)], start_new_session=True, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2", "--configfile", str(TINY)],
+        start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not marker.exists():
         assert proc.poll() is None and time.time() < deadline, "train_ae never started"
@@ -193,8 +236,11 @@ def test_tiny_whole_network_is_generated_near_its_sources(tmp_path):
     generated mean 49.1 (8 sets), rebuilt 52.6; a generator that lost the sources' position
     in latent space lands near chance (10%)."""
     snakemake(tmp_path, "--configfile", str(TINY), str(TINY.with_name("tiny_whole.yaml")))
-    evals = pd.read_csv(tmp_path / "results/tiny_whole/seed0/whole/k16/noise-both/ldm-conv"
-                        / "ddpm-100/evaluation.csv")
+    evals = pd.read_csv(
+        tmp_path
+        / "results/tiny_whole/seed0/whole/k16/noise-both/ldm-conv"
+        / "ddpm-100/evaluation.csv"
+    )
     acc = evals.groupby("group").test_acc
     assert evals.finite.all()
     assert acc.mean()["generated"] >= acc.mean()["source"] - 5, acc.describe()
@@ -203,7 +249,8 @@ def test_tiny_whole_network_is_generated_near_its_sources(tmp_path):
 
 @pytest.mark.slow
 def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches(
-        tiny_run, tmp_path):
+    tiny_run, tmp_path
+):
     """`snakemake export`, `pdiff.load_model` and `ParameterGenerator` on the tiny run."""
     import pdiff
     from pdiff.data import load_splits
@@ -214,8 +261,12 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
     models = pd.read_csv(export / "models.csv")
     evals = pd.read_csv(run / SAMPLES / "evaluation.csv")
     generated = evals[evals.group == "generated"]
-    assert models.generated_index.tolist() == generated.sort_values(
-        ["val_acc", "index"], ascending=[False, True])["index"].head(3).tolist()
+    assert (
+        models.generated_index.tolist()
+        == generated.sort_values(["val_acc", "index"], ascending=[False, True])["index"]
+        .head(3)
+        .tolist()
+    )
     splits = load_splits(str(run / "results/tiny/data.safetensors"))
     for row in models.itertuples():
         model = pdiff.load_model(export / row.file)
@@ -227,8 +278,7 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
         assert row.test_acc == pytest.approx(expected, abs=1e-6)
     assert "pdiff.load_model" in (export / "README.md").read_text()
     # the generator from Python: the generate rule's rows, for the same seed and sampler
-    gen = pdiff.ParameterGenerator.from_results(run / SAMPLES, config=[REPO / "config.yaml",
-                                                                      TINY])
+    gen = pdiff.ParameterGenerator.from_results(run / SAMPLES, config=[REPO / "config.yaml", TINY])
     rows = gen.sample(8, seed=0, sampler="ddpm-100")
     assert torch.equal(rows, load_file(run / SAMPLES / "generated.safetensors")["params"])
     assert len(gen.modules(rows[:2])) == 2
@@ -248,13 +298,14 @@ def test_the_main_run_collects_collect_k_and_a_larger_k_extends_it(tiny_run, tmp
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k8/layout.json"))
     first = {p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()}
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k16/layout.json"))
-    assert {p.name: p.stat().st_mtime_ns
-            for p in (run / "collect-8/checkpoints").iterdir()} == first  # not redone
+    assert {
+        p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()
+    } == first  # not redone
     fresh = tiny_run / "results/tiny/seed0/last_two_bn/collect-16"
     files = sorted((run / "collect-16/checkpoints").iterdir())
     assert [f.name for f in files] == sorted(p.name for p in (fresh / "checkpoints").iterdir())
     assert all(f.read_bytes() == (fresh / "checkpoints" / f.name).read_bytes() for f in files)
     extended, whole = (pd.read_csv(d / "checkpoints.csv") for d in (run / "collect-16", fresh))
     pd.testing.assert_frame_equal(extended, whole)
-    log = (tmp_path / "results/tiny/logs/seed0/last_two_bn/collect-16/checkpoints.log")
+    log = tmp_path / "results/tiny/logs/seed0/last_two_bn/collect-16/checkpoints.log"
     assert "8 kept from" in log.read_text() and "ablations.k asks for K up to 16" in log.read_text()

@@ -33,14 +33,25 @@ CASES = {
     "pets": (write_pets, 20, 10, 5),
     "food101": (write_food, 20, 10, 5),
     "imagenet": (write_imagenet, 20, 10, 5),
-    "imagenet (torchvision's ImageNet, meta.bin)": (partial(write_imagenet, meta_bin=True),
-                                                    20, 10, 5),
+    "imagenet (torchvision's ImageNet, meta.bin)": (
+        partial(write_imagenet, meta_bin=True),
+        20,
+        10,
+        5,
+    ),
 }
 
 
 def _prepare(name, root, out, **kw):
-    prepare_data(name, str(out), root=str(root), cache=str(root.parent / "cache"),
-                 download=False, checksums=False, **kw)
+    prepare_data(
+        name,
+        str(out),
+        root=str(root),
+        cache=str(root.parent / "cache"),
+        download=False,
+        checksums=False,
+        **kw,
+    )
     return load_splits(str(out))
 
 
@@ -61,8 +72,9 @@ def test_each_data_set_is_read_in_its_own_format_with_its_labels(case, tmp_path)
     root.mkdir()
     write(root)
     folder = DATASETS[name]["storage"] == "folder"
-    s = _prepare(name, root, tmp_path / "data.safetensors", val_size=val,
-                 image_size=16 if folder else None)
+    s = _prepare(
+        name, root, tmp_path / "data.safetensors", val_size=val, image_size=16 if folder else None
+    )
     channels = 1 if name == "mnist" else 3
     assert s.num_classes == DATASETS[name]["num_classes"] and s.in_channels == channels
     assert s.image_size == (16 if folder else DATASETS[name]["image_size"])
@@ -71,8 +83,9 @@ def test_each_data_set_is_read_in_its_own_format_with_its_labels(case, tmp_path)
     for split in sizes:
         colours, labels = _colours(s, split), s.labels(split)
         assert colours.shape == (sizes[split], channels)
-        expected = torch.tensor([[pixel(int(y), c) for c in range(channels)]
-                                 for y in labels]).float()
+        expected = torch.tensor(
+            [[pixel(int(y), c) for c in range(channels)] for y in labels]
+        ).float()
         # every image still carries its own label's colour (JPEG and resizing blur a little)
         assert (colours - expected).abs().max() < 6, split
     if folder:  # only indices are stored; the images stay in their folder
@@ -85,16 +98,14 @@ def test_each_data_set_is_read_in_its_own_format_with_its_labels(case, tmp_path)
 def test_torchvision_checksums_are_checked_unless_turned_off(tmp_path):
     write_cifar(tmp_path)
     with pytest.raises(DataUnavailable) as e:
-        prepare_data("cifar10", str(tmp_path / "d.safetensors"), root=str(tmp_path),
-                     download=False)
+        prepare_data("cifar10", str(tmp_path / "d.safetensors"), root=str(tmp_path), download=False)
     assert "data.checksums: false" in str(e.value) and "cifar-10-batches-py" in str(e.value)
     _prepare("cifar10", tmp_path, tmp_path / "d.safetensors", val_size=10)
 
 
 def test_imagenet_is_never_downloaded_and_says_what_root_must_hold(tmp_path):
     with pytest.raises(DataUnavailable) as e:
-        prepare_data("imagenet", str(tmp_path / "d.safetensors"), root=str(tmp_path),
-                     download=True)
+        prepare_data("imagenet", str(tmp_path / "d.safetensors"), root=str(tmp_path), download=True)
     assert "cannot be downloaded" in str(e.value) and "train/ and val/" in str(e.value)
 
 
@@ -153,3 +164,36 @@ def test_a_users_data_set_of_the_wrong_form_or_name_is_a_clear_error(user_module
     with pytest.raises(CallableError) as e:
         prepare_data("not_a_module_anywhere:make", out)
     assert "not_a_module_anywhere:make" in str(e.value) and "PYTHONPATH" in str(e.value)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if " " not in c])
+def test_a_corrupt_file_of_any_data_set_names_it_and_the_fix(case, tmp_path):
+    # Small data sets: their largest file cut in half stops prepare_data. Folder data sets:
+    # every image cut to 10 bytes stops the first batch, naming the image's file.
+    write, _, _, val = CASES[case]
+    root = tmp_path / "root"
+    root.mkdir()
+    write(root)
+    folder = DATASETS[case]["storage"] == "folder"
+    files = [p for p in root.rglob("*") if p.is_file()]
+    for victim in (
+        [p for p in files if p.suffix.lower() in (".jpg", ".jpeg")]
+        if folder
+        else [max(files, key=lambda p: p.stat().st_size)]
+    ):
+        victim.write_bytes(victim.read_bytes()[: 10 if folder else victim.stat().st_size // 2])
+    with pytest.raises(DataUnavailable) as e:
+        s = _prepare(
+            case,
+            root,
+            tmp_path / "data.safetensors",
+            val_size=val,
+            image_size=16 if folder else None,
+        )
+        s.images("test")[torch.arange(3)]
+    message = str(e.value)
+    assert "corrupt or truncated" in message or "cannot be read" in message, message
+    assert str(root) in message or str(tmp_path / "cache") in message, message
+    assert "intact cop" in message, message
+    # a folder data set's file holds only indices and labels, the images stay in their folder
+    assert (tmp_path / "data.safetensors").exists() == folder

@@ -9,8 +9,9 @@ def _evals(sources, generated, rebuilt, finite=None):
     rows = [("source", a, True) for a in sources] + [("rebuilt", a, True) for a in rebuilt]
     finite = finite or [True] * len(generated)
     rows += [("generated", a, f) for a, f in zip(generated, finite, strict=True)]
-    return pd.DataFrame([{"group": g, "index": 0, "finite": f, "val_acc": a, "test_acc": a}
-                         for g, a, f in rows])
+    return pd.DataFrame(
+        [{"group": g, "index": 0, "finite": f, "val_acc": a, "test_acc": a} for g, a, f in rows]
+    )
 
 
 def test_no_verdict_when_the_generator_holds_up():
@@ -36,8 +37,7 @@ def test_verdict_on_collapse_of_a_few_sets():
 
 def test_verdict_counts_nonfinite_sets_as_collapsed_and_blames_a_weak_ae():
     gen = [90.0] * 9 + [float("nan")]
-    lines = generator_verdict({0: _evals([90, 90], gen, [87, 87],
-                                         finite=[True] * 9 + [False])})
+    lines = generator_verdict({0: _evals([90, 90], gen, [87, 87], finite=[True] * 9 + [False])})
     assert len(lines) == 1 and "10%" in lines[0] and "the AE" in lines[0]
     assert "3.00 points" in lines[0]
 
@@ -50,14 +50,24 @@ def test_verdict_per_seed():
 
 def _table(rows):
     """An evaluation table from (group, val_acc, test_acc, finite) rows."""
-    return pd.DataFrame([{"group": g, "index": i, "val_acc": v, "test_acc": t, "finite": f}
-                         for i, (g, v, t, f) in enumerate(rows)])
+    return pd.DataFrame(
+        [
+            {"group": g, "index": i, "val_acc": v, "test_acc": t, "finite": f}
+            for i, (g, v, t, f) in enumerate(rows)
+        ]
+    )
 
 
 def test_group_stats_by_hand_with_a_nonfinite_set_excluded():
-    evals = _table([("generated", 80, 70, True), ("generated", 95, 60, True),
-                    ("generated", 99, 10, False), ("generated", 70, 90, True),
-                    ("source", 50, 50, True)])
+    evals = _table(
+        [
+            ("generated", 80, 70, True),
+            ("generated", 95, 60, True),
+            ("generated", 99, 10, False),
+            ("generated", 70, 90, True),
+            ("source", 50, 50, True),
+        ]
+    )
     stats = group_stats(evals, "generated")
     # finite test accuracies 70, 60, 90: best 90, mean 73.33, median 70; the validation
     # choice is the finite set of val 95 (test 60), not the non-finite one of val 99
@@ -68,13 +78,27 @@ def test_group_stats_by_hand_with_a_nonfinite_set_excluded():
 
 
 def test_main_table_rows_and_mean_over_two_seeds_by_hand():
-    seed0 = _table([("source", 90, 88, True), ("source", 80, 92, True),
-                    ("average", 0, 91, True), ("rebuilt", 0, 87, True),
-                    ("generated", 85, 89, True), ("generated", 86, 85, True)])
-    seed1 = _table([("source", 90, 90, True), ("source", 91, 86, True),
-                    ("average", 0, 89, True), ("rebuilt", 0, 89, True),
-                    ("generated", 70, 91, True), ("generated", 99, 0, False),
-                    ("generated", 71, 87, True)])
+    seed0 = _table(
+        [
+            ("source", 90, 88, True),
+            ("source", 80, 92, True),
+            ("average", 0, 91, True),
+            ("rebuilt", 0, 87, True),
+            ("generated", 85, 89, True),
+            ("generated", 86, 85, True),
+        ]
+    )
+    seed1 = _table(
+        [
+            ("source", 90, 90, True),
+            ("source", 91, 86, True),
+            ("average", 0, 89, True),
+            ("rebuilt", 0, 89, True),
+            ("generated", 70, 91, True),
+            ("generated", 99, 0, False),
+            ("generated", 71, 87, True),
+        ]
+    )
     table = main_table({0: seed0, 1: seed1}).set_index("row")
     expected = {  # row: (seed 0, seed 1)
         "original (best source, chosen on test)": (92, 90),
@@ -95,8 +119,7 @@ def test_main_table_rows_and_mean_over_two_seeds_by_hand():
 
 
 def test_ablation_row_averages_seeds_and_keeps_its_own_sources():
-    a0 = _table([("source", 0, 80, True), ("generated", 0, 70, True),
-                 ("generated", 0, 74, True)])
+    a0 = _table([("source", 0, 80, True), ("generated", 0, 70, True), ("generated", 0, 74, True)])
     a1 = _table([("source", 0, 84, True), ("generated", 0, 76, True)])
     default = _table([("source", 1, 90, True), ("source", 2, 92, True)])
     table = ablation_table("k", [("8", a0), ("8", a1)], [default]).set_index("k")
@@ -105,3 +128,21 @@ def test_ablation_row_averages_seeds_and_keeps_its_own_sources():
     # generated best over seeds: (74 + 76) / 2; mean: (72 + 76) / 2; own sources (80 + 84) / 2
     assert table.loc["8", "best"] == 75 and table.loc["8", "mean"] == 74
     assert table.loc["8", "sources_mean"] == 82 and table.loc["8", "seeds"] == 2
+
+
+def test_ablation_row_counts_sets_below_their_own_sources():
+    # sources mean 80: 79.5 is within 1 point, 78.5 more than 1 below, 77 more than 2 below,
+    # a non-finite set counts as below; a second seed with none below halves the shares
+    a0 = _table(
+        [
+            ("source", 0, 80, True),
+            ("generated", 0, 79.5, True),
+            ("generated", 0, 78.5, True),
+            ("generated", 0, 77, True),
+            ("generated", 0, 0, False),
+        ]
+    )
+    a1 = _table([("source", 0, 60, True), ("generated", 0, 61, True)])
+    table = ablation_table("k", [("8", a0), ("8", a1)], [a0]).set_index("k")
+    assert table.loc["8", "pct_1_below"] == (75 + 0) / 2
+    assert table.loc["8", "pct_2_below"] == (50 + 0) / 2

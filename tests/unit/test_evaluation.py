@@ -17,8 +17,9 @@ def _sets(model, subset, n, scale=0.3):
 def test_fast_and_reference_predictions_agree(cnn, last_two_bn, sets_per_batch):
     x = torch.randn(300, 1, 28, 28, generator=torch.Generator().manual_seed(2))
     sets = _sets(cnn, last_two_bn, 7)
-    fast = predict_sets(cnn, last_two_bn, sets, x, CPU, batch_size=128,
-                        sets_per_batch=sets_per_batch)
+    fast = predict_sets(
+        cnn, last_two_bn, sets, x, CPU, batch_size=128, sets_per_batch=sets_per_batch
+    )
     ref = predict_sets_reference(cnn, last_two_bn, sets, x, CPU, batch_size=128)
     assert fast.shape == (7, 300)
     assert torch.equal(fast, ref)
@@ -31,14 +32,17 @@ def test_fast_path_agrees_for_an_early_layer(cnn, sets_per_batch):
     subset = ParameterSubset.from_model(cnn, ["conv1.weight", "bn1.*"])
     x = torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     sets = _sets(cnn, subset, 4, scale=0.05)
-    assert torch.equal(predict_sets(cnn, subset, sets, x, CPU, sets_per_batch=sets_per_batch),
-                       predict_sets_reference(cnn, subset, sets, x, CPU))
+    assert torch.equal(
+        predict_sets(cnn, subset, sets, x, CPU, sets_per_batch=sets_per_batch),
+        predict_sets_reference(cnn, subset, sets, x, CPU),
+    )
 
 
 def test_reference_path_restores_the_model(cnn, last_two_bn):
     before = {k: v.clone() for k, v in cnn.state_dict().items()}
-    predict_sets_reference(cnn, last_two_bn, _sets(cnn, last_two_bn, 2),
-                           torch.randn(8, 1, 28, 28), CPU)
+    predict_sets_reference(
+        cnn, last_two_bn, _sets(cnn, last_two_bn, 2), torch.randn(8, 1, 28, 28), CPU
+    )
     for k, v in cnn.state_dict().items():
         assert torch.equal(v, before[k])
 

@@ -71,8 +71,9 @@ def test_normalization_stats_and_round_trip_by_hand():
     m = torch.tensor([[1.0, 3.0, 10.0], [3.0, 5.0, 10.0]])
     mean, std = normalization_stats(m, subset)
     assert mean.tolist() == [3.0, 3.0, 10.0]
-    assert torch.allclose(std, torch.tensor([2 ** 0.5, 2 ** 0.5, 1.0]))
+    assert torch.allclose(std, torch.tensor([2**0.5, 2**0.5, 1.0]))
     z = (m - mean) / std
-    assert torch.allclose(z, torch.tensor([[-2, 0, 0], [0, 2, 0]]) / torch.tensor(
-        [2 ** 0.5, 2 ** 0.5, 1.0]))
+    assert torch.allclose(
+        z, torch.tensor([[-2, 0, 0], [0, 2, 0]]) / torch.tensor([2**0.5, 2**0.5, 1.0])
+    )
     assert torch.allclose(z * std + mean, m)  # swapped mean and std would not come back

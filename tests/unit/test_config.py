@@ -1,6 +1,5 @@
-from pathlib import Path
-
 import pytest
+from helpers import REPO
 
 from pdiff.config import (
     ConfigError,
@@ -12,7 +11,6 @@ from pdiff.config import (
     read_yaml,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config.yaml"
 
 
@@ -42,9 +40,16 @@ def test_every_config_file_in_the_repo_is_valid():
 def test_command_line_strings_are_read_as_the_schema_types():
     """Snakemake hands nested --config values over as strings, and YAML 1.1 reads 1e-4 as
     a string: both are read as the type the schema asks for before validation."""
-    cfg = load_config(DEFAULT, {"generate": {"n": "20"}, "ae": {"steps": "300", "lr": "1e-4"},
-                                "seeds": "[0, 1]", "data": {"download": "false"},
-                                "ldm": {"clip_sample": "1.0", "ema_decay": "0.999"}})
+    cfg = load_config(
+        DEFAULT,
+        {
+            "generate": {"n": "20"},
+            "ae": {"steps": "300", "lr": "1e-4"},
+            "seeds": "[0, 1]",
+            "data": {"download": "false"},
+            "ldm": {"clip_sample": "1.0", "ema_decay": "0.999"},
+        },
+    )
     assert cfg["generate"]["n"] == 20 and cfg["ae"]["steps"] == 300
     assert cfg["ae"]["lr"] == 1e-4 and cfg["seeds"] == [0, 1]
     assert cfg["data"]["download"] is False and cfg["ldm"]["clip_sample"] == 1.0
@@ -53,24 +58,27 @@ def test_command_line_strings_are_read_as_the_schema_types():
     assert load_config(DEFAULT, {"experiment": "123"})["experiment"] == "123"
 
 
-@pytest.mark.parametrize("override, words", [
-    ({"colect": {"k": 5}}, ["colect"]),
-    ({"collect": {"kk": 5}}, ["kk"]),
-    ({"collect": {"k": 0}}, ["k", "minimum"]),
-    ({"collect": {"k": "ten"}}, ["k", "'ten'", "integer"]),
-    ({"collect": {"k": "2.5"}}, ["k", "'2.5'", "integer"]),
-    ({"ae": {"lr": "fast"}}, ["ae.lr", "'fast'", "number"]),
-    ({"generate": {"n": 0}}, ["n", "minimum"]),
-    ({"ae": {"latent_noise": -0.1}}, ["latent_noise", "minimum"]),
-    ({"data": {"name": "cifar7"}}, ["name", "fashion_mnist"]),
-    ({"network": {"name": "resnet9000"}}, ["name", "small_cnn"]),
-    ({"location": "nowhere"}, ["nowhere", "last_two_bn"]),
-    ({"seeds": []}, ["seeds"]),
-    ({"precision": "fp16"}, ["precision", "bf16"]),
-    ({"generate": {"sampler": "ddpm-2000"}}, ["ddpm-2000", "ldm.timesteps = 1000"]),
-    ({"ablations": {"sampler": ["ddim-0"]}}, ["ddim-0", "at most 1000"]),
-    ({"ldm": {"channels": 30, "heads": 4}}, ["ldm.heads = 4", "ldm.channels = 30"]),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ({"colect": {"k": 5}}, ["colect"]),
+        ({"collect": {"kk": 5}}, ["kk"]),
+        ({"collect": {"k": 0}}, ["k", "minimum"]),
+        ({"collect": {"k": "ten"}}, ["k", "'ten'", "integer"]),
+        ({"collect": {"k": "2.5"}}, ["k", "'2.5'", "integer"]),
+        ({"ae": {"lr": "fast"}}, ["ae.lr", "'fast'", "number"]),
+        ({"generate": {"n": 0}}, ["n", "minimum"]),
+        ({"ae": {"latent_noise": -0.1}}, ["latent_noise", "minimum"]),
+        ({"data": {"name": "cifar7"}}, ["name", "fashion_mnist"]),
+        ({"network": {"name": "resnet9000"}}, ["name", "small_cnn"]),
+        ({"location": "nowhere"}, ["nowhere", "last_two_bn"]),
+        ({"seeds": []}, ["seeds"]),
+        ({"precision": "fp16"}, ["precision", "bf16"]),
+        ({"generate": {"sampler": "ddpm-2000"}}, ["ddpm-2000", "ldm.timesteps = 1000"]),
+        ({"ablations": {"sampler": ["ddim-0"]}}, ["ddim-0", "at most 1000"]),
+        ({"ldm": {"channels": 30, "heads": 4}}, ["ldm.heads = 4", "ldm.channels = 30"]),
+    ],
+)
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
     with pytest.raises(ConfigError) as e:
         load_config(DEFAULT, override)
@@ -89,8 +97,12 @@ def test_a_variant_of_the_default_without_a_name_is_refused():
     # named, or changing only what leaves results as they are: accepted
     named = {"location": "head", "experiment": "mine"}
     check_variant_is_named(named, load_config(DEFAULT, named), DEFAULT)
-    neutral = {"seeds": [0, 1], "data": {"root": "/elsewhere", "download": False},
-               "ablations": {"k": [1]}, "device": "cpu"}
+    neutral = {
+        "seeds": [0, 1],
+        "data": {"root": "/elsewhere", "download": False},
+        "ablations": {"k": [1]},
+        "device": "cpu",
+    }
     check_variant_is_named(neutral, load_config(DEFAULT, neutral), DEFAULT)
     assert differences(load_config(DEFAULT, neutral), default) == {}
     assert differences(load_config(DEFAULT, {"ae": {"lr": "1e-4"}}), default) == {"ae.lr": 1e-4}

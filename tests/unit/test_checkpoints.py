@@ -47,8 +47,11 @@ def test_nan_weights_name_the_file_and_tensor(tmp_path):
 def test_checkpoints_that_disagree_name_the_file(tmp_path):
     ref = {"a": torch.zeros(3), "b": torch.zeros(2)}
     first, other = tmp_path / "0.pt", tmp_path / "7.pt"
-    with pytest.raises(ArtifactError, match=r"7.pt: its tensor names differ from 0.pt's "
-                                            r"\(missing: \['b'\], extra: \['c'\]\)"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"7.pt: its tensor names differ from 0.pt's "
+        r"\(missing: \['b'\], extra: \['c'\]\)",
+    ):
         check_like(other, {"a": torch.zeros(3), "c": torch.zeros(2)}, ref, first)
     with pytest.raises(ArtifactError, match=r"7.pt: tensor 'a' has shape \(4,\), 0.pt has \(3,\)"):
         check_like(other, {"a": torch.zeros(4), "b": torch.zeros(2)}, ref, first)

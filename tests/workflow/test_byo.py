@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 
 EXAMPLE = REPO / "examples" / "byo"
 
@@ -18,23 +18,52 @@ def byo(tmp_path_factory):
     work = tmp_path_factory.mktemp("byo")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(REPO)])}
     ckpts = work / "checkpoints"
-    subprocess.run([sys.executable, str(EXAMPLE / "train_checkpoints.py"), "--out", str(ckpts),
-                    "--k", "12", "--images", "3000", "--data", str(work / "data")],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLE / "train_checkpoints.py"),
+            "--out",
+            str(ckpts),
+            "--k",
+            "12",
+            "--images",
+            "3000",
+            "--data",
+            str(work / "data"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     # Only sizes change: the example's own config, scaled down for the test.
-    small = {"checkpoints": {"dir": str(ckpts)}, "collect": {"k": 12}, "ablations": {"k": [12]},
-             "data": {"train_size": 2000, "val_size": 500, "test_size": 1000},
-             "ae": {"channels": [8, 16], "latent_channels": 2, "latent_length": 8,
-                    "steps": 150, "overfit_check_steps": 50},
-             "ldm": {"channels": 16, "blocks": 1, "time_dim": 16, "steps": 150},
-             "generate": {"n": 8, "sampler": "ddim-10"}}
+    small = {
+        "checkpoints": {"dir": str(ckpts)},
+        "collect": {"k": 12},
+        "ablations": {"k": [12]},
+        "data": {"train_size": 2000, "val_size": 500, "test_size": 1000},
+        "ae": {
+            "channels": [8, 16],
+            "latent_channels": 2,
+            "latent_length": 8,
+            "steps": 150,
+            "overfit_check_steps": 50,
+        },
+        "ldm": {"channels": 16, "blocks": 1, "time_dim": 16, "steps": 150},
+        "generate": {"n": 8, "sampler": "ddim-10"},
+    }
     (work / "small.yaml").write_text(yaml.safe_dump(small))
     return work, env, ckpts
 
 
 def run(work, env, *configs, check=True):
-    return snakemake(work, "--configfile", str(EXAMPLE / "config.yaml"),
-                     *[str(c) for c in configs], check=check, env=env)
+    return snakemake(
+        work,
+        "--configfile",
+        str(EXAMPLE / "config.yaml"),
+        *[str(c) for c in configs],
+        check=check,
+        env=env,
+    )
 
 
 def test_own_network_and_checkpoints_run_end_to_end(byo):
@@ -62,8 +91,9 @@ def test_checkpoints_that_disagree_stop_with_the_files_name(byo):
     state = torch.load(bad / "step_0005.pt", weights_only=True)
     state["out.weight"] = state["out.weight"][:, :10]
     torch.save(state, bad / "step_0005.pt")
-    (work / "bad.yaml").write_text(yaml.safe_dump({"checkpoints": {"dir": str(bad)},
-                                                   "experiment": "byo_bad"}))
+    (work / "bad.yaml").write_text(
+        yaml.safe_dump({"checkpoints": {"dir": str(bad)}, "experiment": "byo_bad"})
+    )
     proc = run(work, env, work / "small.yaml", work / "bad.yaml", check=False)
     assert proc.returncode != 0
     log = (work / "results/byo_bad/logs/seed0/last_layers/collect-12/checkpoints.log").read_text()
@@ -80,8 +110,16 @@ def test_exported_models_load_strictly_into_the_users_own_network(byo):
     from safetensors.torch import load_file
 
     work, env, _ = byo
-    snakemake(work, "export", "--configfile", str(EXAMPLE / "config.yaml"),
-              str(work / "small.yaml"), "--config", "export={top: 3}", env=env)
+    snakemake(
+        work,
+        "export",
+        "--configfile",
+        str(EXAMPLE / "config.yaml"),
+        str(work / "small.yaml"),
+        "--config",
+        "export={top: 3}",
+        env=env,
+    )
     export = next((work / "results/byo_mlp").rglob("export"))
     files = sorted(export.glob("model_*.safetensors"))
     assert len(files) == 3 and (export / "models.csv").exists()

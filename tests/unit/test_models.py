@@ -36,8 +36,19 @@ def test_autoencoder_noise_is_seeded():
 def _loss_ratio_after_training(ae, rows, lr):
     """Reconstruction MSE after 300 noise-free steps, over the MSE before."""
     before = torch.nn.functional.mse_loss(ae(rows), rows).item()
-    train_autoencoder(ae, rows, steps=300, batch_size=8, lr=lr, weight_decay=0.0,
-                      input_noise=0.0, latent_noise=0.0, seed=0, device=CPU, log=lambda s: None)
+    train_autoencoder(
+        ae,
+        rows,
+        steps=300,
+        batch_size=8,
+        lr=lr,
+        weight_decay=0.0,
+        input_noise=0.0,
+        latent_noise=0.0,
+        seed=0,
+        device=CPU,
+        log=lambda s: None,
+    )
     return torch.nn.functional.mse_loss(ae(rows), rows).item() / before
 
 
@@ -64,9 +75,17 @@ def test_chunked_autoencoder_cuts_each_tensor_into_its_own_chunks():
 
 def test_chunked_autoencoder_size_grows_linearly_not_quadratically():
     def count(dim):
-        ae = build_autoencoder({"kind": "chunked", "sizes": [dim], "chunk": 64,
-                                "channels": [64, 64], "latent_channels": 4})
+        ae = build_autoencoder(
+            {
+                "kind": "chunked",
+                "sizes": [dim],
+                "chunk": 64,
+                "channels": [64, 64],
+                "latent_channels": 4,
+            }
+        )
         return sum(p.numel() for p in ae.parameters())
+
     flat = sum(p.numel() for p in ParameterAutoencoder(64_000, channels=(16, 32, 64)).parameters())
     assert count(64_000) < flat / 20
     # Only the per-coordinate offset (1 per value) and the two position embeddings
@@ -77,21 +96,29 @@ def test_chunked_autoencoder_size_grows_linearly_not_quadratically():
 def test_chunked_autoencoder_learns_to_reconstruct():
     torch.manual_seed(0)
     rows = torch.randn(1, 40) + 0.1 * torch.randn(8, 40)
-    ae = build_autoencoder({"kind": "chunked", "sizes": [30, 10], "chunk": 8,
-                            "channels": [16, 16], "latent_channels": 2})
+    ae = build_autoencoder(
+        {
+            "kind": "chunked",
+            "sizes": [30, 10],
+            "chunk": 8,
+            "channels": [16, 16],
+            "latent_channels": 2,
+        }
+    )
     assert _loss_ratio_after_training(ae, rows, lr=1e-2) < 0.05
 
 
 def test_overfit_check_fails_an_autoencoder_that_cannot_fit_one_row():
     row = torch.randn(1, 64, generator=torch.Generator().manual_seed(0)) * 3
+
     # A stand-in accuracy: 100 minus 100 x the largest error against the row itself.
     def score(r):
         return 100 - 100 * (r - row).abs().max().item()
+
     conf = {"kind": "flat", "dim": 64, "channels": [8], "latent_channels": 2, "latent_length": 4}
     bad = overfit_check(conf, row, score, steps=1, lr=1e-3, tolerance=1.0, seed=0, device=CPU)
     assert not bad["passed"] and bad["source_val_acc"] == 100
-    good = overfit_check(conf, row, score, steps=600, lr=1e-2, tolerance=5.0, seed=0,
-                         device=CPU)
+    good = overfit_check(conf, row, score, steps=600, lr=1e-2, tolerance=5.0, seed=0, device=CPU)
     assert good["passed"], good
 
 
@@ -121,15 +148,32 @@ def test_denoiser_training_lowers_the_loss():
     torch.manual_seed(0)
     latents = torch.randn(16, 2, 8)
     net = LatentDenoiser(2, channels=32, blocks=2, time_dim=32)
-    _, hist = train_denoiser(net, latents, make_scheduler("ddpm"), steps=200, batch_size=16,
-                          lr=1e-3, weight_decay=0.0, seed=0, device=CPU, log=lambda s: None,
-                          log_every=20)
+    _, hist = train_denoiser(
+        net,
+        latents,
+        make_scheduler("ddpm"),
+        steps=200,
+        batch_size=16,
+        lr=1e-3,
+        weight_decay=0.0,
+        seed=0,
+        device=CPU,
+        log=lambda s: None,
+        log_every=20,
+    )
     assert hist[-1]["loss"] < hist[0]["loss"]
 
 
 def test_transformer_denoiser_keeps_latent_shape_and_builds_from_its_config():
-    conf = {"kind": "transformer", "latent_channels": 4, "latent_length": 9, "width": 16,
-            "blocks": 2, "heads": 4, "time_dim": 16}
+    conf = {
+        "kind": "transformer",
+        "latent_channels": 4,
+        "latent_length": 9,
+        "width": 16,
+        "blocks": 2,
+        "heads": 4,
+        "time_dim": 16,
+    }
     net = build_denoiser(conf)
     assert isinstance(net, TransformerDenoiser)
     x = torch.randn(5, 4, 9)
@@ -152,8 +196,8 @@ def test_latent_stats_by_hand():
     mean, std = latent_stats(z, "coordinate")
     assert mean.tolist() == [[2.0, 10.0]]
     # sample std of (1, 3) is sqrt(2); the agreed coordinate gets the floor, not 0
-    assert std[0, 0].item() == pytest.approx(2 ** 0.5)
-    assert std[0, 1].item() == pytest.approx(1e-3 * 2 ** 0.5, rel=1e-3)
+    assert std[0, 0].item() == pytest.approx(2**0.5)
+    assert std[0, 1].item() == pytest.approx(1e-3 * 2**0.5, rel=1e-3)
     assert torch.allclose(((z - mean) / std) * std + mean, z)
     mean, std = latent_stats(z, "global")
     assert mean.tolist() == [[0.0]] and std.item() == pytest.approx(z.std().item())
@@ -164,15 +208,34 @@ def test_latent_stats_by_hand():
 def test_ema_is_what_gets_sampled():
     torch.manual_seed(0)
     net = LatentDenoiser(2, channels=8, blocks=1, time_dim=16)
-    out, _ = train_denoiser(net, torch.randn(8, 2, 4), make_scheduler("ddpm"), steps=20,
-                            batch_size=8, lr=1e-2, weight_decay=0.0, seed=0, device=CPU,
-                            ema_decay=0.9, log=lambda s: None)
+    out, _ = train_denoiser(
+        net,
+        torch.randn(8, 2, 4),
+        make_scheduler("ddpm"),
+        steps=20,
+        batch_size=8,
+        lr=1e-2,
+        weight_decay=0.0,
+        seed=0,
+        device=CPU,
+        ema_decay=0.9,
+        log=lambda s: None,
+    )
     assert out is not net
     trained, averaged = net.state_dict(), out.state_dict()
     assert not all(torch.equal(trained[k], averaged[k]) for k in trained)
-    plain, _ = train_denoiser(net, torch.randn(8, 2, 4), make_scheduler("ddpm"), steps=2,
-                              batch_size=8, lr=1e-2, weight_decay=0.0, seed=0, device=CPU,
-                              log=lambda s: None)
+    plain, _ = train_denoiser(
+        net,
+        torch.randn(8, 2, 4),
+        make_scheduler("ddpm"),
+        steps=2,
+        batch_size=8,
+        lr=1e-2,
+        weight_decay=0.0,
+        seed=0,
+        device=CPU,
+        log=lambda s: None,
+    )
     assert plain is net
 
 
@@ -190,9 +253,18 @@ def _two_cluster_samples(kind: str, norm: str):
     torch.manual_seed(0)
     conf = {"kind": kind, "latent_channels": 2, "time_dim": 32, "blocks": 2}
     conf |= {"channels": 32} if kind == "conv" else {"latent_length": 16, "width": 32}
-    net, _ = train_denoiser(build_denoiser(conf), (latents - mean) / std,
-                            make_scheduler("ddpm"), steps=300, batch_size=32, lr=2e-3,
-                            weight_decay=0.0, seed=0, device=CPU, log=lambda s: None)
+    net, _ = train_denoiser(
+        build_denoiser(conf),
+        (latents - mean) / std,
+        make_scheduler("ddpm"),
+        steps=300,
+        batch_size=32,
+        lr=2e-3,
+        weight_decay=0.0,
+        seed=0,
+        device=CPU,
+        log=lambda s: None,
+    )
     samples = sample(net, make_scheduler("ddpm"), 32, (2, 16), 100, seed=0, device=CPU)
     d = torch.cdist((samples * std + mean).flatten(1), centres.flatten(1))
     return d.min(1).values / spread, d.argmin(1).bincount(minlength=2)

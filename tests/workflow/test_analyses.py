@@ -4,7 +4,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import TINY, snakemake
+from helpers import TINY, snakemake
 from PIL import Image
 
 
@@ -13,17 +13,28 @@ def analyses(tiny_run, tmp_path_factory):
     """The grid and memorization on a copy of the tiny run (which other tests compare with)."""
     run = tmp_path_factory.mktemp("grid")
     shutil.copytree(tiny_run, run, symlinks=True, dirs_exist_ok=True)
-    out = snakemake(run, "ablations", "memorization", "memorization_by_k", "--configfile",
-                    str(TINY), timeout=1500)
+    out = snakemake(
+        run,
+        "ablations",
+        "memorization",
+        "memorization_by_k",
+        "--configfile",
+        str(TINY),
+        timeout=1500,
+    )
     return run / "results" / "tiny", out.stdout + out.stderr
 
 
 @pytest.mark.slow
 def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
     res, _ = analyses
-    expected = {"k": ["8", "16"], "location": ["last_two_bn", "head"],
-                "noise": ["none", "both"], "sampler": ["ddpm-100", "ddim-10"],
-                "denoiser": ["conv", "transformer"]}
+    expected = {
+        "k": ["8", "16"],
+        "location": ["last_two_bn", "head"],
+        "noise": ["none", "both"],
+        "sampler": ["ddpm-100", "ddim-10"],
+        "denoiser": ["conv", "transformer"],
+    }
     for axis, values in expected.items():
         table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
         assert table[axis].tolist() == ["sources (default)", *values]
@@ -33,8 +44,10 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
         assert Image.open(res / "ablations" / f"ablation_{axis}.png").size[0] > 100
     # each row's own sources: the default K's row shares the top row's, the head row has its own
     k = pd.read_csv(res / "ablations" / "ablation_k.csv", dtype={"k": str}).set_index("k")
-    assert k.loc["16", ["sources_best", "sources_mean"]].tolist() == \
-        k.loc["sources (default)", ["best", "mean"]].tolist()
+    assert (
+        k.loc["16", ["sources_best", "sources_mean"]].tolist()
+        == k.loc["sources (default)", ["best", "mean"]].tolist()
+    )
     loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
     head = pd.read_csv(res / "seed0/head/k16/noise-both/ldm-conv/ddpm-100/evaluation.csv")
     head_sources = head[head.group == "source"].test_acc
@@ -55,10 +68,13 @@ def test_every_variant_but_the_head_generates_near_its_own_sources(analyses):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known failure at tiny size: 200 LDM steps are too few for the "
-                   "head (D = 170); measured generated mean 35.9 (median 40.0, worst 13.3) "
-                   "against its sources' 50.3, the AE rebuilding them at 51.2. With ldm.steps "
-                   "800 the same head gives 51.3 (tests keep 200 for time)", strict=False)
+@pytest.mark.xfail(
+    reason="known failure at tiny size: 200 LDM steps are too few for the "
+    "head (D = 170); measured generated mean 35.9 (median 40.0, worst 13.3) "
+    "against its sources' 50.3, the AE rebuilding them at 51.2. With ldm.steps "
+    "800 the same head gives 51.3 (tests keep 200 for time)",
+    strict=False,
+)
 def test_the_head_generates_near_its_own_sources(analyses):
     res, _ = analyses
     loc = pd.read_csv(res / "ablations" / "ablation_location.csv").set_index("location")
@@ -84,8 +100,13 @@ def test_memorization_outputs(analyses):
     table = pd.read_csv(variant / "memorization.csv")
     groups = table.group.tolist()
     assert groups[:2] == ["source", "p-diff"]
-    assert {"noise x0.001 std", "noise 0.06 abs", "fine-tuned (3 steps)", "average of 4",
-            "coordinate Gaussian"} <= set(groups)
+    assert {
+        "noise x0.001 std",
+        "noise 0.06 abs",
+        "fine-tuned (3 steps)",
+        "average of 4",
+        "coordinate Gaussian",
+    } <= set(groups)
     assert table.max_sim_median.between(0, 1).all()
     # a barely perturbed copy of a source is closer to the sources than an average of them
     near = table.set_index("group").nearest_l2_median
@@ -105,15 +126,19 @@ def test_memorization_outputs(analyses):
 def test_memorization_is_the_default_variant_only_and_the_report_has_every_part(analyses):
     res, _ = analyses
     run = res.parents[1]
-    plan = snakemake(run, "memorization", "--configfile", str(TINY), "-n", "--forceall",
-                     "--quiet", "rules")
+    plan = snakemake(
+        run, "memorization", "--configfile", str(TINY), "-n", "--forceall", "--quiet", "rules"
+    )
     # the default variant's chain only: one AE and one LDM, not the K grid's
-    rules = {line.split()[0]: int(line.split()[-1])
-             for line in (plan.stdout + plan.stderr).splitlines()
-             if line.strip() and line.split()[-1].isdigit()}
+    rules = {
+        line.split()[0]: int(line.split()[-1])
+        for line in (plan.stdout + plan.stderr).splitlines()
+        if line.strip() and line.split()[-1].isdigit()
+    }
     assert rules["train_ae"] == 1 and rules["train_ldm"] == 1, rules
-    snakemake(run, "results_so_far", "--report", str(run / "report.html"), "--configfile",
-              str(TINY))
+    snakemake(
+        run, "results_so_far", "--report", str(run / "report.html"), "--configfile", str(TINY)
+    )
     html = (run / "report.html").read_text()
     for part in ("main_table.csv", "ablation_k.csv", "memorization.csv", "similarity_by_k.csv"):
         assert part in html, part

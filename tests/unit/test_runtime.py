@@ -27,11 +27,17 @@ def test_two_claims_get_different_gpus_and_a_released_gpu_is_claimed_again(lock_
 
 def test_a_gpu_held_by_another_process_is_skipped_until_it_exits(lock_dir):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from pathlib import Path; from pdiff import runtime; "
-         f"c = runtime.claim_gpu(['0', '1'], Path({str(lock_dir)!r})); "
-         "print(c.index, flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from pdiff import runtime; "
+            f"c = runtime.claim_gpu(['0', '1'], Path({str(lock_dir)!r})); "
+            "print(c.index, flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         held = int(holder.stdout.readline())
         mine = runtime.claim_gpu(["0", "1"], lock_dir, timeout=0)
@@ -113,12 +119,26 @@ def test_bf16_on_the_cpu_is_ignored_and_changes_no_bit(cnn, last_two_bn, capsys)
     cpu, data = torch.device("cpu"), _splits()
     runs, start = {}, {k: v.clone() for k, v in cnn.state_dict().items()}
     for precision in ("fp32", "bf16"):
-        steps = list(train_subset(cnn, last_two_bn, data, steps=3, batch_size=64, lr=0.01,
-                                  weight_decay=0.0, optimizer="adamw", seed=0, device=cpu,
-                                  precision=precision))
+        steps = list(
+            train_subset(
+                cnn,
+                last_two_bn,
+                data,
+                steps=3,
+                batch_size=64,
+                lr=0.01,
+                weight_decay=0.0,
+                optimizer="adamw",
+                seed=0,
+                device=cpu,
+                precision=precision,
+            )
+        )
         sets = torch.stack([last_two_bn.flatten(s) for s in steps])
-        runs[precision] = sets, predict_sets(cnn, last_two_bn, sets, data.images("val"), cpu,
-                                             precision=precision)
+        runs[precision] = (
+            sets,
+            predict_sets(cnn, last_two_bn, sets, data.images("val"), cpu, precision=precision),
+        )
         cnn.load_state_dict(start)
     assert torch.equal(runs["fp32"][0], runs["bf16"][0])
     assert torch.equal(runs["fp32"][1], runs["bf16"][1])

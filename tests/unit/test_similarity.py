@@ -6,9 +6,13 @@ from pdiff.similarity import max_similarity, nearest_distance, wrong_prediction_
 def test_iou_of_wrong_predictions_on_a_hand_made_case():
     labels = torch.tensor([0, 1, 2, 3, 4])
     a = torch.tensor([[9, 1, 9, 3, 4]])  # wrong on {0, 2}
-    b = torch.tensor([[9, 9, 2, 3, 4],   # wrong on {0, 1}: 1 shared of 3 -> 1/3
-                      [9, 1, 9, 3, 4],   # same mistakes -> 1
-                      [0, 1, 2, 9, 9]])  # wrong on {3, 4}: disjoint -> 0
+    b = torch.tensor(
+        [
+            [9, 9, 2, 3, 4],  # wrong on {0, 1}: 1 shared of 3 -> 1/3
+            [9, 1, 9, 3, 4],  # same mistakes -> 1
+            [0, 1, 2, 9, 9],
+        ]
+    )  # wrong on {3, 4}: disjoint -> 0
     sim = wrong_prediction_iou(a, b, labels)
     assert torch.allclose(sim, torch.tensor([[1 / 3, 1.0, 0.0]]))
 

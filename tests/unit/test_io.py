@@ -27,8 +27,10 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
     (tmp_path / ".a.safetensors.abc123.tmp").write_text("junk")
     (tmp_path / ".other.safetensors.abc.tmp").write_text("not ours")
     save_tensors({"x": torch.ones(2)}, tmp_path / "a.safetensors")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.safetensors.abc.tmp",
-                                                          "a.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".other.safetensors.abc.tmp",
+        "a.safetensors",
+    ]
 
 
 def test_round_trip(tmp_path):
@@ -79,15 +81,24 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
     from pdiff.pipeline import param_matrix
 
     kwargs = {"channels": [4, 8, 8], "hidden": 16}
-    cfg = {"data": {"name": "fashion_mnist"}, "network": {"name": "small_cnn", "kwargs": kwargs},
-           "locations": {"last_two_bn": ["bn3.*", "bn4.*"]}}
+    cfg = {
+        "data": {"name": "fashion_mnist"},
+        "network": {"name": "small_cnn", "kwargs": kwargs},
+        "locations": {"last_two_bn": ["bn3.*", "bn4.*"]},
+    }
     x = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
     y = torch.zeros(4, dtype=torch.int64)
-    save_tensors({f"{s}_{k}": v.clone() for s in ("train", "val", "test")
-                  for k, v in (("x", x), ("y", y))},
-                 tmp_path / "data.safetensors",
-                 metadata={"dataset": "fashion_mnist", "num_classes": 10, "mean": [0.5],
-                           "std": [0.25], "storage": "uint8"})
+    save_tensors(
+        {f"{s}_{k}": v.clone() for s in ("train", "val", "test") for k, v in (("x", x), ("y", y))},
+        tmp_path / "data.safetensors",
+        metadata={
+            "dataset": "fashion_mnist",
+            "num_classes": 10,
+            "mean": [0.5],
+            "std": [0.25],
+            "storage": "uint8",
+        },
+    )
     model = small_cnn(channels=(4, 8, 8), hidden=16)
     save_tensors(model.state_dict(), tmp_path / "base.safetensors")
     ckpts = tmp_path / "checkpoints"
@@ -96,18 +107,30 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
     save_tensors(good, ckpts / "ckpt_0000.safetensors")
     save_tensors({**good, "bn3.weight": torch.ones(3)}, ckpts / "ckpt_0001.safetensors")
     with pytest.raises(ArtifactError, match=r"ckpt_0001.safetensors.*bn3.weight"):
-        param_matrix(cfg, data_path=str(tmp_path / "data.safetensors"),
-                     base_path=str(tmp_path / "base.safetensors"), ckpt_dir=str(ckpts),
-                     location="last_two_bn", k=2, out_matrix=str(tmp_path / "m.safetensors"),
-                     out_layout=str(tmp_path / "layout.json"))
+        param_matrix(
+            cfg,
+            data_path=str(tmp_path / "data.safetensors"),
+            base_path=str(tmp_path / "base.safetensors"),
+            ckpt_dir=str(ckpts),
+            location="last_two_bn",
+            k=2,
+            out_matrix=str(tmp_path / "m.safetensors"),
+            out_layout=str(tmp_path / "layout.json"),
+        )
     assert not (tmp_path / "m.safetensors").exists()
     # base weights of another network name the file too
     save_tensors(small_cnn().state_dict(), tmp_path / "other.safetensors")
     with pytest.raises(ArtifactError, match="other.safetensors.*does not fit"):
-        param_matrix(cfg, data_path=str(tmp_path / "data.safetensors"),
-                     base_path=str(tmp_path / "other.safetensors"), ckpt_dir=str(ckpts),
-                     location="last_two_bn", k=1, out_matrix=str(tmp_path / "m.safetensors"),
-                     out_layout=str(tmp_path / "layout.json"))
+        param_matrix(
+            cfg,
+            data_path=str(tmp_path / "data.safetensors"),
+            base_path=str(tmp_path / "other.safetensors"),
+            ckpt_dir=str(ckpts),
+            location="last_two_bn",
+            k=1,
+            out_matrix=str(tmp_path / "m.safetensors"),
+            out_layout=str(tmp_path / "layout.json"),
+        )
 
 
 def _exported(tmp_path, net_name="small_cnn", kwargs=None):
@@ -118,26 +141,53 @@ def _exported(tmp_path, net_name="small_cnn", kwargs=None):
     from pdiff.generator import build_from_spec
     from pdiff.subset import ParameterSubset
 
-    spec = {"name": net_name, "kwargs": kwargs or {}, "in_channels": 1, "num_classes": 10,
-            "image_size": 28, "input_size": None}
+    spec = {
+        "name": net_name,
+        "kwargs": kwargs or {},
+        "in_channels": 1,
+        "num_classes": 10,
+        "image_size": 28,
+        "input_size": None,
+    }
     torch.manual_seed(0)
     net = build_from_spec(spec)
     subset = ParameterSubset.from_model(net, [next(n for n, _ in net.named_parameters())])
     row = subset.flatten(dict(net.named_parameters())).detach()
     rows = torch.stack([row, row + 1])
-    chosen = pd.DataFrame({"group": "generated", "index": [1], "val_acc": [50.0],
-                           "test_acc": [40.0], "finite": True})
+    chosen = pd.DataFrame(
+        {"group": "generated", "index": [1], "val_acc": [50.0], "test_acc": [40.0], "finite": True}
+    )
     preds = torch.zeros(2, 5, dtype=torch.long)
-    write_models(rows, chosen, net.state_dict(), subset, rows[:1], preds, preds[:1],
-                 torch.zeros(5, dtype=torch.long), spec,
-                 {"experiment": "x", "seed": 0, "subset_dim": subset.dim,
-                  "variant": {"location": "l", "k": 1, "noise": "both", "denoiser": "conv",
-                              "sampler": "ddpm-10"}}, tmp_path / "export")
+    write_models(
+        rows,
+        chosen,
+        net.state_dict(),
+        subset,
+        rows[:1],
+        preds,
+        preds[:1],
+        torch.zeros(5, dtype=torch.long),
+        spec,
+        {
+            "experiment": "x",
+            "seed": 0,
+            "subset_dim": subset.dim,
+            "variant": {
+                "location": "l",
+                "k": 1,
+                "noise": "both",
+                "denoiser": "conv",
+                "sampler": "ddpm-10",
+            },
+        },
+        tmp_path / "export",
+    )
     return tmp_path / "export" / "model_001.safetensors", net, subset, rows[1]
 
 
-@pytest.mark.parametrize("name, kwargs", [("small_cnn", {"channels": [4, 8, 8], "hidden": 16}),
-                                          ("resnet18", {})])
+@pytest.mark.parametrize(
+    "name, kwargs", [("small_cnn", {"channels": [4, 8, 8], "hidden": 16}), ("resnet18", {})]
+)
 def test_an_exported_model_loads_strictly_with_its_generated_subset(tmp_path, name, kwargs):
     import pdiff
 
@@ -159,12 +209,21 @@ def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
     from pdiff.generator import build_from_spec
 
     path, _, _, _ = _exported(tmp_path, "small_cnn", {"channels": [4, 8, 8], "hidden": 16})
-    other = build_from_spec({"name": "small_cnn", "kwargs": {"channels": [4, 8, 16],
-                             "hidden": 16}, "in_channels": 1, "num_classes": 10,
-                             "image_size": 28})
-    with pytest.raises(ArtifactError, match=r"model_001.safetensors: does not fit this network"
-                       r": 'conv3.weight' is \(8, 8, 3, 3\) in the file, \(16, 8, 3, 3\) "
-                       r"in the network"):
+    other = build_from_spec(
+        {
+            "name": "small_cnn",
+            "kwargs": {"channels": [4, 8, 16], "hidden": 16},
+            "in_channels": 1,
+            "num_classes": 10,
+            "image_size": 28,
+        }
+    )
+    with pytest.raises(
+        ArtifactError,
+        match=r"model_001.safetensors: does not fit this network"
+        r": 'conv3.weight' is \(8, 8, 3, 3\) in the file, \(16, 8, 3, 3\) "
+        r"in the network",
+    ):
         load_into(other, path)
     plain = tmp_path / "plain.safetensors"
     save_tensors({"w": torch.ones(2)}, plain)
@@ -172,12 +231,15 @@ def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
         load_model(plain)
 
 
-@pytest.mark.parametrize("content, words", [
-    ("", "cannot read the table"),
-    ("group,index\n", "lacks the columns ['finite', 'val_acc', 'test_acc']"),
-    ("group,index,finite,val_acc,test_acc\n", "has no rows"),
-    ('group,index\n"unclosed,1\n', "cannot read the table"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("", "cannot read the table"),
+        ("group,index\n", "lacks the columns ['finite', 'val_acc', 'test_acc']"),
+        ("group,index,finite,val_acc,test_acc\n", "has no rows"),
+        ('group,index\n"unclosed,1\n', "cannot read the table"),
+    ],
+)
 def test_a_truncated_table_names_the_file_and_the_fix(tmp_path, content, words):
     from pdiff.io import load_table
     from pdiff.pipeline import EVALUATION_COLUMNS

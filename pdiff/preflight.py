@@ -1,0 +1,120 @@
+"""Before any stage runs: will this config's network, subsets and autoencoder fit together?
+Built without weights (on PyTorch's meta device where shapes are all that matter), so a
+pattern that matches nothing or an AE that cannot take the subset stops the run at once,
+instead of after the checkpoints are trained."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pdiff.callables import is_callable_name
+from pdiff.config import ConfigError
+
+# The config sections the check reads: a config that agrees on them was checked already.
+CHECKED = ("data", "network", "location", "locations", "ablations", "ae")
+
+# A flat AE whose two linear layers alone exceed this many parameters does not fit memory
+# on a laptop or a GPU (4 bytes each, plus Adam's two moments and the gradient).
+MAX_FLAT_AE_PARAMETERS = 500_000_000
+
+
+def _data_shape(data: dict) -> tuple[int, int, int] | None:
+    """(channels, classes, image side) of a known data set; None for a user's own."""
+    from pdiff.datasets import DATASETS
+
+    if is_callable_name(data["name"]):
+        return None
+    spec = DATASETS[data["name"]]
+    channels = len(spec["mean"]) if spec["storage"] == "uint8" else 3
+    return channels, spec["num_classes"], data["image_size"] or spec["image_size"]
+
+
+def _network(config: dict, shape: tuple[int, int, int]):
+    """The config's network without weights, on the meta device."""
+    import torch
+
+    from pdiff.networks import build_network
+
+    n = config["network"]
+    channels, classes, size = shape
+    try:
+        with torch.device("meta"):
+            return build_network(
+                n["name"],
+                in_channels=channels,
+                num_classes=classes,
+                image_size=size,
+                input_size=n.get("input_size"),
+                **n.get("kwargs", {}),
+            )
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"network '{n['name']}' cannot be built for {config['data']['name']} "
+            f"({channels} channels, {classes} classes, {size} px): {e}; fix "
+            "network.name or network.kwargs"
+        ) from None
+
+
+def check_runnable(config: dict, checked: str | Path | None = None) -> None:
+    """Raise ConfigError naming the key to change when a validated config cannot run: a
+    location's pattern matches no tensor of the network, or the AE cannot take its subset
+    (the denoisers take any latent shape; config validation checks their own settings).
+    Skipped for a user's own data set (its shape is known only once it is loaded). With
+    `checked` (a folder), a config that passed is remembered there and not built again."""
+    key = hashlib.sha256(
+        json.dumps([config.get(k) for k in CHECKED], sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    marker = Path(checked) / key if checked else None
+    if marker is not None and marker.exists():
+        return
+    shape = _data_shape(config["data"])
+    if shape is None:
+        return
+    from pdiff.subset import LayerPatternError, ParameterSubset
+
+    model = _network(config, shape)
+    for location in dict.fromkeys([config["location"], *config["ablations"]["location"]]):
+        try:
+            subset = ParameterSubset.from_model(model, config["locations"][location])
+        except LayerPatternError as e:
+            raise ConfigError(
+                f"locations.{location}: {e}. Fix the pattern (glob syntax, e.g. 'bn3.*')"
+            ) from None
+        _check_autoencoder(config["ae"], subset, location)
+    if marker is not None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+
+def _check_autoencoder(ae: dict, subset, location: str) -> None:
+    """Build the AE for this subset (a ParameterSubset) and pass one row through it."""
+    import torch
+
+    from pdiff.autoencoder import autoencoder_config, build_autoencoder
+
+    conf = autoencoder_config(ae, subset)
+    if ae["kind"] == "flat":
+        reduced = -(-subset.dim // 2 ** len(ae["channels"]))
+        size = 2 * ae["channels"][-1] * reduced * ae["latent_channels"] * ae["latent_length"]
+        if size > MAX_FLAT_AE_PARAMETERS:
+            raise ConfigError(
+                f"location '{location}' has D = {subset.dim:,} parameters: the "
+                f"flat AE's linear layers would hold {size:,} weights. Use "
+                "ae.kind: chunked (memory linear in D), or fewer ae.channels / a "
+                "smaller latent"
+            )
+    try:
+        # The chunked AE computes its token layout from D: built for real, one row through
+        # it; the flat AE's size grows with D: built on the meta device.
+        device = torch.device("cpu" if ae["kind"] == "chunked" else "meta")
+        with device, torch.no_grad():
+            model = build_autoencoder(conf)
+            model.decode(model.encode(torch.zeros(1, subset.dim)))
+    except (RuntimeError, ValueError) as e:
+        raise ConfigError(
+            f"the {ae['kind']} autoencoder cannot take location '{location}' "
+            f"(D = {subset.dim}): {e}; change ae.channels, ae.latent_channels, "
+            "ae.latent_length or ae.chunk_size"
+        ) from None
