@@ -49,6 +49,8 @@ def _network(config: dict, shape: tuple[int, int, int]):
                 input_size=n.get("input_size"),
                 **n.get("kwargs", {}),
             )
+    except ImportError:
+        return None  # an optional library (timm): the stage that needs it says how to install it
     except (TypeError, ValueError) as e:
         raise ConfigError(
             f"network '{n['name']}' cannot be built for {config['data']['name']} "
@@ -75,6 +77,8 @@ def check_runnable(config: dict, checked: str | Path | None = None) -> None:
     from pdiff.subset import LayerPatternError, ParameterSubset
 
     model = _network(config, shape)
+    if model is None:
+        return
     for location in dict.fromkeys([config["location"], *config["ablations"]["location"]]):
         try:
             subset = ParameterSubset.from_model(model, config["locations"][location])
