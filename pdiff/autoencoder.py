@@ -230,3 +230,54 @@ def autoencoder_config(a: dict, subset) -> dict:
         "latent_channels": a["latent_channels"],
         "latent_length": a["latent_length"],
     }
+
+
+class AutoencoderCheckError(RuntimeError):
+    """The autoencoder cannot even overfit one checkpoint."""
+
+
+def overfit_check(
+    conf: dict,
+    row: torch.Tensor,
+    val_accuracy,
+    *,
+    steps: int,
+    lr: float,
+    tolerance: float,
+    seed: int,
+    device: torch.device,
+) -> dict:
+    """Train a fresh autoencoder of the configured kind on one normalized source row alone,
+    without noise, and compare the rebuilt row's accuracy with the source's.
+
+    An AE that cannot do this will not produce working parameters from many rows either
+    (the collapse users of the official code report); `val_accuracy(row)` scores a
+    normalized row.
+    """
+    with torch.random.fork_rng():  # a seeded start that leaves the caller's generator alone
+        torch.manual_seed(seed)
+        ae = build_autoencoder(conf)
+    train_autoencoder(
+        ae,
+        row,
+        steps=steps,
+        batch_size=1,
+        lr=lr,
+        weight_decay=0.0,
+        input_noise=0.0,
+        latent_noise=0.0,
+        seed=seed,
+        device=device,
+        log=lambda _: None,
+        log_every=steps,
+    )
+    with torch.no_grad():
+        rebuilt = ae(row.to(device)).cpu()
+    source_acc, rebuilt_acc = val_accuracy(row), val_accuracy(rebuilt)
+    return {
+        "steps": steps,
+        "source_val_acc": source_acc,
+        "rebuilt_val_acc": rebuilt_acc,
+        "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
+        "passed": bool(rebuilt_acc >= source_acc - tolerance),
+    }

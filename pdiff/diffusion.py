@@ -134,3 +134,20 @@ def sample(
         kwargs = {"generator": g} if isinstance(scheduler, DDPMScheduler) else {}
         x = scheduler.step(out, t, x, **kwargs).prev_sample
     return x
+
+
+def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (broadcastable to one latent) that bring the source latents to unit
+    scale for the DDPM. global: one std about zero (the paper's latents, rescaled);
+    channel: per latent channel; coordinate: per latent element, over the K sources, so the
+    DDPM models how sources differ rather than the offset they share."""
+    if norm == "global":
+        mean, std = torch.zeros(1, 1), latents.std().reshape(1, 1)
+    elif norm == "channel":
+        mean, std = latents.mean((0, 2)).unsqueeze(1), latents.std((0, 2)).unsqueeze(1)
+    else:
+        mean = latents.mean(0)
+        std = latents.std(0) if len(latents) > 1 else torch.zeros_like(mean)
+    # A coordinate on which all sources agree is kept at their value, not blown up.
+    floor = 1e-3 * std.max().item() + 1e-8
+    return mean, std.clamp_min(floor)

@@ -202,3 +202,9 @@ def evaluate_groups(
                 )
             out[group, split] = (torch.where(ok, accuracy(preds, y), float("nan")), preds)
     return out
+
+
+def rebuilt_index(k: int, n: int) -> torch.Tensor:
+    """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
+    through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
+    return torch.linspace(0, k - 1, min(k, n)).round().long().unique()

@@ -9,13 +9,20 @@ import torch
 
 from pdiff import data as data_mod
 from pdiff import runtime, training
-from pdiff.autoencoder import autoencoder_config, build_autoencoder, train_autoencoder
+from pdiff.autoencoder import (
+    AutoencoderCheckError,
+    autoencoder_config,
+    build_autoencoder,
+    overfit_check,
+    train_autoencoder,
+)
 from pdiff.evaluation import (
     accuracy,
     evaluate_groups,
     features,
     finite_rows,
     predict_sets,
+    rebuilt_index,
     split_network,
     weight_average,
 )
@@ -293,63 +300,6 @@ def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return (t["matrix"] - t["mean"]) / t["std"], t["mean"], t["std"]
 
 
-def rebuilt_index(k: int, n: int) -> torch.Tensor:
-    """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
-    through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
-    return torch.linspace(0, k - 1, min(k, n)).round().long().unique()
-
-
-class AutoencoderCheckError(RuntimeError):
-    """The autoencoder cannot even overfit one checkpoint."""
-
-
-def overfit_check(
-    conf: dict,
-    row: torch.Tensor,
-    val_accuracy,
-    *,
-    steps: int,
-    lr: float,
-    tolerance: float,
-    seed: int,
-    device: torch.device,
-) -> dict:
-    """Train a fresh autoencoder of the configured kind on one normalized source row alone,
-    without noise, and compare the rebuilt row's accuracy with the source's.
-
-    An AE that cannot do this will not produce working parameters from many rows either
-    (the collapse users of the official code report); `val_accuracy(row)` scores a
-    normalized row.
-    """
-    with torch.random.fork_rng():  # a seeded start that leaves the caller's generator alone
-        torch.manual_seed(seed)
-        ae = build_autoencoder(conf)
-    train_autoencoder(
-        ae,
-        row,
-        steps=steps,
-        batch_size=1,
-        lr=lr,
-        weight_decay=0.0,
-        input_noise=0.0,
-        latent_noise=0.0,
-        seed=seed,
-        device=device,
-        log=lambda _: None,
-        log_every=steps,
-    )
-    with torch.no_grad():
-        rebuilt = ae(row.to(device)).cpu()
-    source_acc, rebuilt_acc = val_accuracy(row), val_accuracy(rebuilt)
-    return {
-        "steps": steps,
-        "source_val_acc": source_acc,
-        "rebuilt_val_acc": rebuilt_acc,
-        "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
-        "passed": bool(rebuilt_acc >= source_acc - tolerance),
-    }
-
-
 def train_ae(
     cfg: dict,
     *,
@@ -474,23 +424,6 @@ def train_ae(
     )
 
 
-def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std (broadcastable to one latent) that bring the source latents to unit
-    scale for the DDPM. global: one std about zero (the paper's latents, rescaled);
-    channel: per latent channel; coordinate: per latent element, over the K sources, so the
-    DDPM models how sources differ rather than the offset they share."""
-    if norm == "global":
-        mean, std = torch.zeros(1, 1), latents.std().reshape(1, 1)
-    elif norm == "channel":
-        mean, std = latents.mean((0, 2)).unsqueeze(1), latents.std((0, 2)).unsqueeze(1)
-    else:
-        mean = latents.mean(0)
-        std = latents.std(0) if len(latents) > 1 else torch.zeros_like(mean)
-    # A coordinate on which all sources agree is kept at their value, not blown up.
-    floor = 1e-3 * std.max().item() + 1e-8
-    return mean, std.clamp_min(floor)
-
-
 def train_ldm(
     cfg: dict,
     *,
@@ -507,7 +440,7 @@ def train_ldm(
     # diffusers (and torch._dynamo, which it loads) take seconds to import: only the two
     # stages that use them do.
     from pdiff.denoiser import build_denoiser, denoiser_config
-    from pdiff.diffusion import train_denoiser
+    from pdiff.diffusion import latent_stats, train_denoiser
 
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("train_ldm").info

@@ -5,11 +5,11 @@ from pdiff.autoencoder import (
     ChunkedParameterAutoencoder,
     ParameterAutoencoder,
     build_autoencoder,
+    overfit_check,
     train_autoencoder,
 )
 from pdiff.denoiser import LatentDenoiser, TransformerDenoiser, build_denoiser
-from pdiff.diffusion import make_scheduler, sample, train_denoiser
-from pdiff.pipeline import latent_stats, overfit_check
+from pdiff.diffusion import latent_stats, make_scheduler, sample, train_denoiser
 
 CPU = torch.device("cpu")
 
