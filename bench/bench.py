@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench.py --tiny     # a smoke test at tiny size (seconds)
 
 Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling
-(DDPM 1000 vs DDIM 50), pipeline (the whole default experiment in a fresh folder, per-rule
-time and peak memory), large (AE and LDM training steps at D = 2K, 20K, 200K).
+(DDPM 1000 vs DDIM 50), pipeline (the whole default experiment in a fresh folder: per-rule
+time, peak memory and start-up), grid (the whole ablation grid in a fresh folder, about 15
+min on 2 cores), large (AE and LDM training steps at D = 2K, 20K, 200K).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def default_artifacts(cfg: dict) -> dict[str, Path] | None:
         "matrix": variant.parent / "param_matrix.safetensors",
         "layout": variant.parent / "layout.json",
         "ae": variant / "ae.safetensors",
-        "ldm": variant / f"ldm-{cfg['ldm']['kind']}" / "ldm.safetensors",
-        "generated": variant / f"ldm-{cfg['ldm']['kind']}" / g["sampler"] / "generated.safetensors",
+        "ldm": variant / f"ldm-{cfg['denoiser']}" / "ldm.safetensors",
+        "generated": variant / f"ldm-{cfg['denoiser']}" / g["sampler"] / "generated.safetensors",
     }
     return paths if all(p.exists() for p in paths.values()) else None
 
@@ -196,47 +197,111 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
     ]
 
 
-def bench_pipeline(tiny: bool) -> list[dict]:
-    """The whole experiment in a fresh folder (data files present): wall time, per rule."""
+def run_fresh(target: list[str], config: Path) -> tuple[float, Path]:
+    """Snakemake `target` in a fresh folder (data files present): wall seconds, the folder."""
     work = Path(tempfile.mkdtemp())
-    config = REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml")
     t = time.perf_counter()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
-            "--configfile",
-            str(config),
-            "--cores",
-            "all",
-            "--quiet",
-        ],
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+        + ["--directory", str(work), "--configfile", str(config), "--cores", "all", "--quiet"]
+        + target,
         check=True,
         capture_output=True,
     )
-    wall = time.perf_counter() - t
+    return time.perf_counter() - t, work
+
+
+# Rules that train or sample the DDPM import diffusers (and torch._dynamo, which it loads).
+SAMPLING_RULES = ("train_ldm", "generate")
+
+
+def per_rule(work: Path) -> pd.DataFrame:
+    """Per job of a finished run: its rule, seconds, peak memory (benchmarks/) and start-up,
+    process start to the stage's work (the `start-up` line of its log)."""
     rows = []
     for f in sorted(work.rglob("benchmarks/**/*.tsv")):
         b = pd.read_csv(f, sep="\t").iloc[-1]
-        rows.append(
-            {
-                "rule output": str(f.relative_to(work)).split("benchmarks/")[1],
-                "s": b["s"],
-                "max_rss_MiB": b["max_rss"],
-            }
+        name = str(f.relative_to(work)).split("benchmarks/")[1]
+        log = Path(str(f).replace("/benchmarks/", "/logs/")).with_suffix(".log")
+        lines = (
+            [ln for ln in log.read_text().splitlines() if "start-up" in ln] if log.exists() else []
         )
+        startup = float(lines[0].split("start-up ")[1].split()[0]) if lines else float("nan")
+        rows.append({"job": name, "s": b["s"], "max_rss_MiB": b["max_rss"], "startup_s": startup})
     table = pd.DataFrame(rows)
-    print(table.to_markdown(index=False, floatfmt=".1f"))
+    table["rule"] = [RULE_OF_OUTPUT.get(Path(j).stem, Path(j).stem) for j in table["job"]]
+    return table
+
+
+# Benchmark file names (the output's stem) -> rule.
+RULE_OF_OUTPUT = {
+    "base": "train_base",
+    "checkpoints": "collect_checkpoints",
+    "ae": "train_ae",
+    "ldm": "train_ldm",
+    "generated": "generate",
+    "evaluation": "evaluate",
+    "memorization": "memorization_baselines",
+}
+
+
+def startup_reports(table: pd.DataFrame) -> list[dict]:
+    """The slowest start-up of the rules that sample and of those that do not."""
+    out = []
+    sampling = table["rule"].isin(SAMPLING_RULES)
+    for label, rows, limit in [
+        ("start-up, slowest rule that does not sample (s)", table[~sampling], 3.0),
+        ("start-up, slowest rule that samples (s)", table[sampling], 4.0),
+    ]:
+        if rows["startup_s"].notna().any():
+            worst = rows.loc[rows["startup_s"].idxmax()]
+            out.append(
+                report(
+                    label,
+                    worst["startup_s"],
+                    f"<= {limit:g}",
+                    worst["startup_s"] <= limit,
+                    worst["rule"],
+                )
+            )
+    return out
+
+
+def bench_pipeline(tiny: bool) -> list[dict]:
+    """The whole experiment in a fresh folder (data files present): wall time, per rule."""
+    wall, work = run_fresh([], REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml"))
+    table = per_rule(work)
+    print(table.to_markdown(index=False, floatfmt=".2f"))
     shutil.rmtree(work)
     peak = table.max_rss_MiB.max() / 1024
     return [
         report("whole experiment, wall time (min)", wall / 60, "< 5 (aim 3)", wall < 300),
         report("largest per-rule peak memory (GiB)", peak, "< 4", peak < 4),
+        *startup_reports(table),
+    ]
+
+
+def bench_grid(tiny: bool) -> list[dict]:
+    """The whole ablation grid in a fresh folder (data files present): wall time, and the
+    seconds of each rule summed over its jobs."""
+    wall, work = run_fresh(
+        ["ablations"], REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml")
+    )
+    table = per_rule(work)
+    summed = table.groupby("rule").agg(
+        jobs=("s", "size"), s=("s", "sum"), startup_s=("startup_s", "sum")
+    )
+    print(summed.sort_values("s", ascending=False).to_markdown(floatfmt=".1f"))
+    shutil.rmtree(work)
+    return [
+        report(
+            "ablation grid, wall time (min)",
+            wall / 60,
+            "<= 25",
+            wall <= 25 * 60,
+            f"{len(table)} jobs",
+        ),
+        *startup_reports(table),
     ]
 
 
@@ -331,8 +396,8 @@ def main() -> None:
     ap.add_argument(
         "--only",
         nargs="+",
-        choices=["eval", "sampling", "pipeline", "large"],
-        default=["eval", "sampling", "pipeline", "large"],
+        choices=["eval", "sampling", "pipeline", "grid", "large"],
+        default=["eval", "sampling", "pipeline", "grid", "large"],
     )
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--json", help="also write the results here")
@@ -354,6 +419,8 @@ def main() -> None:
             results += bench_sampling(args.tiny, cfg, art)
         elif section == "pipeline":
             results += bench_pipeline(args.tiny)
+        elif section == "grid":
+            results += bench_grid(args.tiny)
         else:
             results += bench_large(args.tiny, cfg)
     if args.json:

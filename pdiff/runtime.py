@@ -17,6 +17,7 @@ from typing import IO
 import torch
 
 GPU_LOCK_DIR_ENV = "PDIFF_GPU_LOCK_DIR"
+JOBS_PER_GPU_ENV = "PDIFF_JOBS_PER_GPU"
 # This process's GPU claim: its lock must stay held until the process ends.
 _claim: GpuClaim | None = None
 
@@ -35,7 +36,21 @@ def setup(
     if precision == "bf16" and picked.type != "cuda":
         get_logger("runtime").info(f"precision bf16 applies on CUDA only; {picked} runs fp32")
     get_logger("runtime").info(f"device {picked}, {torch.get_num_threads()} threads, seed {seed}")
+    age = process_age()
+    if age is not None:
+        get_logger("runtime").info(f"start-up {age:.2f} s (process start to this stage's work)")
     return picked
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux's /proc; None elsewhere): a stage's start-up,
+    mostly imports, when called as its work begins."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return None
+    return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -77,30 +92,49 @@ def visible_gpu_ids(count: int) -> list[str]:
     return listed[:count] if len(listed) >= count else [str(i) for i in range(count)]
 
 
+def jobs_per_gpu() -> int:
+    """How many jobs may share one GPU: $PDIFF_JOBS_PER_GPU (default 1). Small stages leave a
+    GPU mostly idle, so several side by side finish sooner (profiles/gpu says how to set it)."""
+    value = os.environ.get(JOBS_PER_GPU_ENV, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{JOBS_PER_GPU_ENV}={value!r}: give a whole number of jobs, 1 or more")
+    return int(value)
+
+
 def claim_gpu(
-    ids: list[str], lock_dir: Path | None = None, timeout: float | None = None, poll: float = 1.0
+    ids: list[str],
+    lock_dir: Path | None = None,
+    timeout: float | None = None,
+    poll: float = 1.0,
+    per_gpu: int | None = None,
 ) -> GpuClaim:
-    """Claim the first GPU of `ids` whose lock file no other claim holds (an exclusive
-    flock, which the kernel drops when the holder exits, so a crashed job frees its GPU).
-    When all are held, wait for one (Snakemake's `gpu` resource normally prevents that);
-    after `timeout` seconds, raise."""
+    """Claim a free slot on one of the GPUs `ids`, `per_gpu` slots each (default
+    jobs_per_gpu()): a lock file per slot held with an exclusive flock, which the kernel drops
+    when the holder exits, so a crashed job frees its slot. Slots are filled across GPUs
+    first (the first slot of every GPU, then the second), so jobs spread evenly. When all are
+    held, wait for one (Snakemake's `gpu` resource normally prevents that); after `timeout`
+    seconds, raise."""
     lock_dir = lock_dir or gpu_lock_dir()
     lock_dir.mkdir(parents=True, exist_ok=True)
+    per_gpu = per_gpu or jobs_per_gpu()
     start, told = time.monotonic(), False
     while True:
-        for index, gpu in enumerate(ids):
-            f = open(lock_dir / f"gpu-{gpu}.lock", "a")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.close()
-                continue
-            return GpuClaim(index, f)
+        for slot in range(per_gpu):
+            for index, gpu in enumerate(ids):
+                name = f"gpu-{gpu}.lock" if slot == 0 else f"gpu-{gpu}-slot{slot}.lock"
+                f = open(lock_dir / name, "a")
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    f.close()
+                    continue
+                return GpuClaim(index, f)
         if timeout is not None and time.monotonic() - start >= timeout:
             raise RuntimeError(
-                f"all {len(ids)} GPUs are held by other processes (lock files in {lock_dir}); "
-                "set `resources: gpu` in the profile to at most the number of GPUs, or give "
-                f"each run its own {GPU_LOCK_DIR_ENV} if they use different GPUs"
+                f"all {len(ids)} GPUs are held by other processes ({per_gpu} job(s) each; lock "
+                f"files in {lock_dir}); set `resources: gpu` in the profile to at most the GPUs "
+                f"times {JOBS_PER_GPU_ENV}, or give each run its own {GPU_LOCK_DIR_ENV} if they "
+                "use different GPUs"
             )
         if not told:
             get_logger("runtime").info(

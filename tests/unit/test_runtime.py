@@ -25,6 +25,19 @@ def test_two_claims_get_different_gpus_and_a_released_gpu_is_claimed_again(lock_
     assert runtime.claim_gpu(["0", "1"], lock_dir, timeout=0).index == first.index
 
 
+def test_with_several_jobs_per_gpu_claims_spread_over_the_gpus_then_share(lock_dir, monkeypatch):
+    monkeypatch.setenv(runtime.JOBS_PER_GPU_ENV, "2")
+    claims = [runtime.claim_gpu(["0", "1"], lock_dir, timeout=0) for _ in range(4)]
+    assert [c.index for c in claims] == [0, 1, 0, 1]
+    with pytest.raises(RuntimeError, match=r"all 2 GPUs are held by other processes \(2 job"):
+        runtime.claim_gpu(["0", "1"], lock_dir, timeout=0)
+    claims[3].release()
+    assert runtime.claim_gpu(["0", "1"], lock_dir, timeout=0).index == 1
+    monkeypatch.setenv(runtime.JOBS_PER_GPU_ENV, "0")
+    with pytest.raises(ValueError, match="PDIFF_JOBS_PER_GPU"):
+        runtime.jobs_per_gpu()
+
+
 def test_a_gpu_held_by_another_process_is_skipped_until_it_exits(lock_dir):
     holder = subprocess.Popen(
         [
@@ -166,3 +179,17 @@ def test_a_log_file_gets_progress_bars_as_lines_without_carriage_returns(tmp_pat
     text = log.read_text()
     assert "\r" not in text and "\n\n" not in text
     assert text.splitlines()[-1] == "done" and "steps: 100%" in text
+
+
+def test_process_age_counts_from_the_process_start():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.5); from pdiff import runtime; print(runtime.process_age())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert 0.5 <= float(out.stdout) < 60
