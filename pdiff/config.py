@@ -212,8 +212,22 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
 
 
 def read_yaml(path: str | Path) -> dict:
-    """A YAML config file as a dict ({} when empty)."""
-    return yaml.safe_load(Path(path).read_text()) or {}
+    """A YAML config file as a dict ({} when empty); ConfigError naming the file and the
+    line when it is not YAML or not a mapping."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ConfigError(
+            f"{path}: not valid YAML{line}: {getattr(e, 'problem', e)}; fix the "
+            "file (a bracket or quote left open is the usual cause)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: a config file holds `key: value` lines, not a {type(data).__name__}"
+        )
+    return data
 
 
 # Settings that leave an experiment's results as they are: its name, which seeds, ablations

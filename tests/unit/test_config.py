@@ -106,3 +106,13 @@ def test_a_variant_of_the_default_without_a_name_is_refused():
     check_variant_is_named(neutral, load_config(DEFAULT, neutral), DEFAULT)
     assert differences(load_config(DEFAULT, neutral), default) == {}
     assert differences(load_config(DEFAULT, {"ae": {"lr": "1e-4"}}), default) == {"ae.lr": 1e-4}
+
+
+def test_a_config_file_that_is_not_yaml_names_the_file_and_the_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiment: x\nae: {steps: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML \(line 3"):
+        read_yaml(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="bad.yaml: a config file holds"):
+        read_yaml(bad)
