@@ -35,6 +35,8 @@ from pdiff.networks import configured_network, small_cnn  # noqa: E402
 from pdiff.subset import ParameterSubset  # noqa: E402
 
 CPU = torch.device("cpu")
+# Tables a section prints, by file name: written to --out with the summary.
+TABLES: dict[str, str] = {}
 
 
 def report(name: str, value: float, target: str, ok: bool, detail: str = "") -> dict:
@@ -271,7 +273,8 @@ def bench_pipeline(tiny: bool) -> list[dict]:
     """The whole experiment in a fresh folder (data files present): wall time, per rule."""
     wall, work = run_fresh([], REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml"))
     table = per_rule(work)
-    print(table.to_markdown(index=False, floatfmt=".2f"))
+    TABLES["pipeline_per_rule.md"] = table.to_markdown(index=False, floatfmt=".2f")
+    print(TABLES["pipeline_per_rule.md"])
     shutil.rmtree(work)
     peak = table.max_rss_MiB.max() / 1024
     return [
@@ -291,7 +294,10 @@ def bench_grid(tiny: bool) -> list[dict]:
     summed = table.groupby("rule").agg(
         jobs=("s", "size"), s=("s", "sum"), startup_s=("startup_s", "sum")
     )
-    print(summed.sort_values("s", ascending=False).to_markdown(floatfmt=".1f"))
+    TABLES["grid_per_rule.md"] = summed.sort_values("s", ascending=False).to_markdown(
+        floatfmt=".1f"
+    )
+    print(TABLES["grid_per_rule.md"])
     shutil.rmtree(work)
     return [
         report(
@@ -390,6 +396,23 @@ def bench_large(tiny: bool, cfg: dict) -> list[dict]:
     ]
 
 
+def write_tables(out: Path, results: list[dict], sections: list[str]) -> None:
+    """summary.md (every measure against its target) and each section's per-rule table."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = pd.DataFrame(results)
+    summary["met"] = summary["met"].map({True: "met", False: "MISSED"})
+    header = (
+        f"`python bench/bench.py --only {' '.join(sections)}`: {torch.get_num_threads()} "
+        f"threads, torch {torch.__version__}\n\n"
+    )
+    (out / "summary.md").write_text(
+        header + summary.to_markdown(index=False, floatfmt=".2f") + "\n"
+    )
+    for name, text in TABLES.items():
+        (out / name).write_text(text + "\n")
+    print(f"tables written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="smoke test at tiny size")
@@ -401,6 +424,11 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument(
+        "--out",
+        help="folder for the summary and per-rule tables as Markdown (default: results/bench; "
+        "none with --tiny)",
+    )
     ap.add_argument("--large-step", nargs=3, metavar=("D", "STEPS", "KIND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -425,6 +453,9 @@ def main() -> None:
             results += bench_large(args.tiny, cfg)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    out = args.out or (None if args.tiny else str(REPO / "results" / "bench"))
+    if out:
+        write_tables(Path(out), results, args.only)
     print(
         f"\npeak memory of this process: "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
