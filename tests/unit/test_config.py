@@ -108,6 +108,14 @@ def test_a_variant_of_the_default_without_a_name_is_refused():
     assert differences(load_config(DEFAULT, {"ae": {"lr": "1e-4"}}), default) == {"ae.lr": 1e-4}
 
 
+def test_other_denoisers_are_extra_variants_but_the_defaults_own_is_a_change():
+    extra = {"denoisers": {"ema": {"ema_decay": 0.999}, "transformer": {"blocks": 4}}}
+    check_variant_is_named(extra, load_config(DEFAULT, extra), DEFAULT)
+    for changed in ({"denoisers": {"conv": {"ema_decay": 0.999}}}, {"denoiser": "paper"}):
+        with pytest.raises(ConfigError, match="does not name its experiment"):
+            check_variant_is_named(changed, load_config(DEFAULT, changed), DEFAULT)
+
+
 def test_a_config_file_that_is_not_yaml_names_the_file_and_the_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiment: x\nae: {steps: 3\n")
