@@ -35,7 +35,7 @@ from pdiff.networks import configured_network, small_cnn  # noqa: E402
 from pdiff.subset import ParameterSubset  # noqa: E402
 
 CPU = torch.device("cpu")
-# Tables a section prints, by file name: written to --out with the summary.
+# The per-rule table a section prints, by section: written to --out with its measures.
 TABLES: dict[str, str] = {}
 
 
@@ -273,8 +273,8 @@ def bench_pipeline(tiny: bool) -> list[dict]:
     """The whole experiment in a fresh folder (data files present): wall time, per rule."""
     wall, work = run_fresh([], REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml"))
     table = per_rule(work)
-    TABLES["pipeline_per_rule.md"] = table.to_markdown(index=False, floatfmt=".2f")
-    print(TABLES["pipeline_per_rule.md"])
+    TABLES["pipeline"] = table.to_markdown(index=False, floatfmt=".2f")
+    print(TABLES["pipeline"])
     shutil.rmtree(work)
     peak = table.max_rss_MiB.max() / 1024
     return [
@@ -294,10 +294,8 @@ def bench_grid(tiny: bool) -> list[dict]:
     summed = table.groupby("rule").agg(
         jobs=("s", "size"), s=("s", "sum"), startup_s=("startup_s", "sum")
     )
-    TABLES["grid_per_rule.md"] = summed.sort_values("s", ascending=False).to_markdown(
-        floatfmt=".1f"
-    )
-    print(TABLES["grid_per_rule.md"])
+    TABLES["grid"] = summed.sort_values("s", ascending=False).to_markdown(floatfmt=".1f")
+    print(TABLES["grid"])
     shutil.rmtree(work)
     return [
         report(
@@ -396,20 +394,21 @@ def bench_large(tiny: bool, cfg: dict) -> list[dict]:
     ]
 
 
-def write_tables(out: Path, results: list[dict], sections: list[str]) -> None:
-    """summary.md (every measure against its target) and each section's per-rule table."""
+def write_tables(out: Path, results: dict[str, list[dict]]) -> None:
+    """<section>.md for each section that ran: its measures against their targets, then its
+    per-rule table (a later run of one section replaces only that section's file)."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = pd.DataFrame(results)
-    summary["met"] = summary["met"].map({True: "met", False: "MISSED"})
-    header = (
-        f"`python bench/bench.py --only {' '.join(sections)}`: {torch.get_num_threads()} "
-        f"threads, torch {torch.__version__}\n\n"
-    )
-    (out / "summary.md").write_text(
-        header + summary.to_markdown(index=False, floatfmt=".2f") + "\n"
-    )
-    for name, text in TABLES.items():
-        (out / name).write_text(text + "\n")
+    for section, rows in results.items():
+        summary = pd.DataFrame(rows)
+        if len(summary):
+            summary["met"] = summary["met"].map({True: "met", False: "MISSED"})
+        text = (
+            f"`python bench/bench.py --only {section}`: {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}\n\n" + summary.to_markdown(index=False, floatfmt=".2f")
+        )
+        if section in TABLES:
+            text += "\n\n" + TABLES[section]
+        (out / f"{section}.md").write_text(text + "\n")
     print(f"tables written to {out}")
 
 
@@ -438,24 +437,24 @@ def main() -> None:
         print(json.dumps(large_step(int(d), int(steps), kind, cfg)))
         return
     art = None if args.tiny else default_artifacts(cfg)
-    results = []
+    results = {}
     for section in args.only:
         print(f"\n## {section}")
         if section == "eval":
-            results += bench_eval(args.tiny, cfg, art) + bench_loop(args.tiny, cfg, art)
+            results[section] = bench_eval(args.tiny, cfg, art) + bench_loop(args.tiny, cfg, art)
         elif section == "sampling":
-            results += bench_sampling(args.tiny, cfg, art)
+            results[section] = bench_sampling(args.tiny, cfg, art)
         elif section == "pipeline":
-            results += bench_pipeline(args.tiny)
+            results[section] = bench_pipeline(args.tiny)
         elif section == "grid":
-            results += bench_grid(args.tiny)
+            results[section] = bench_grid(args.tiny)
         else:
-            results += bench_large(args.tiny, cfg)
+            results[section] = bench_large(args.tiny, cfg)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     out = args.out or (None if args.tiny else str(REPO / "results" / "bench"))
     if out:
-        write_tables(Path(out), results, args.only)
+        write_tables(Path(out), results)
     print(
         f"\npeak memory of this process: "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"

@@ -509,6 +509,10 @@ def generate(
     threads: int = 1,
 ) -> None:
     """Stage generate: N latents sampled, decoded and de-normalized into parameter rows."""
+    # The sampler's module (diffusers) is imported before the stage's work starts, so that
+    # the start-up it logs counts it.
+    import pdiff.diffusion  # noqa: F401
+
     device = runtime.setup(seed, threads, cfg["device"])
     log = runtime.get_logger("generate").info
     kind, steps = parse_sampler(sampler)
