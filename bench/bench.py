@@ -205,8 +205,8 @@ def run_fresh(target: list[str], config: Path) -> tuple[float, Path]:
     t = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-        + ["--directory", str(work), "--configfile", str(config), "--cores", "all", "--quiet"]
-        + target,
+        + target  # before --quiet, which would take a target for its own value
+        + ["--directory", str(work), "--configfile", str(config), "--cores", "all", "--quiet"],
         check=True,
         capture_output=True,
     )
