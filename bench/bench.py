@@ -109,7 +109,8 @@ def bench_eval(tiny: bool, cfg: dict, art) -> list[dict]:
             t_plain / t_fast,
             ">= 50x",
             t_plain / t_fast >= 50 and same,
-            f"mean acc {acc.mean():.2f}",
+            f"{t_plain:.1f} s vs {t_fast:.1f} s for {len(sets)} sets; identical predictions: "
+            f"{same}; mean acc {acc.mean():.2f}",
         )
     ]
 
@@ -147,7 +148,14 @@ def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
         )
         ratio = times[25] / times[1]
         out.append(
-            report(f"CPU {location}: vmap-25 / per-set loop", ratio, ">= 1", ratio >= 1 and same)
+            report(
+                f"CPU {location}: time of vmap-25 / per-set loop",
+                ratio,
+                ">= 1",
+                ratio >= 1 and same,
+                f"the loop (the CPU's default) is {ratio:.2f}x as fast; identical predictions: "
+                f"{same}",
+            )
         )
     return out
 
