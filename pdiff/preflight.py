@@ -15,9 +15,9 @@ from pdiff.config import ConfigError
 # The config sections the check reads: a config that agrees on them was checked already.
 CHECKED = ("data", "network", "location", "locations", "ablations", "ae")
 
-# A flat AE whose two linear layers alone exceed this many parameters does not fit memory
-# on a laptop or a GPU (4 bytes each, plus Adam's two moments and the gradient).
-MAX_FLAT_AE_PARAMETERS = 500_000_000
+# An AE of more parameters than this does not fit memory on a laptop or a GPU (4 bytes each,
+# plus Adam's two moments and the gradient).
+MAX_AE_PARAMETERS = 500_000_000
 
 
 def _data_shape(data: dict) -> tuple[int, int, int] | None:
@@ -99,19 +99,9 @@ def _check_autoencoder(ae: dict, subset, location: str) -> None:
     from pdiff.autoencoder import autoencoder_config, build_autoencoder
 
     conf = autoencoder_config(ae, subset)
-    if ae["kind"] == "flat":
-        reduced = -(-subset.dim // 2 ** len(ae["channels"]))
-        size = 2 * ae["channels"][-1] * reduced * ae["latent_channels"] * ae["latent_length"]
-        if size > MAX_FLAT_AE_PARAMETERS:
-            raise ConfigError(
-                f"location '{location}' has D = {subset.dim:,} parameters: the "
-                f"flat AE's linear layers would hold {size:,} weights. Use "
-                "ae.kind: chunked (memory linear in D), or fewer ae.channels / a "
-                "smaller latent"
-            )
     try:
         # The chunked AE computes its token layout from D: built for real, one row through
-        # it; the flat AE's size grows with D: built on the meta device.
+        # it; the flat AE's size grows with D: built on the meta device, which holds no data.
         device = torch.device("cpu" if ae["kind"] == "chunked" else "meta")
         with device, torch.no_grad():
             model = build_autoencoder(conf)
@@ -122,3 +112,10 @@ def _check_autoencoder(ae: dict, subset, location: str) -> None:
             f"(D = {subset.dim}): {e}; change ae.channels, ae.latent_channels, "
             "ae.latent_length or ae.chunk_size"
         ) from None
+    size = sum(p.numel() for p in model.parameters())
+    if size > MAX_AE_PARAMETERS:
+        raise ConfigError(
+            f"location '{location}' has D = {subset.dim:,} parameters: the {ae['kind']} AE "
+            f"would hold {size:,}. Use ae.kind: chunked (memory linear in D), or fewer "
+            "ae.channels / a smaller latent"
+        )

@@ -48,6 +48,16 @@ COLLAPSE_POINTS = 2.0  # a generated set this far below the sources' mean has co
 COLLAPSE_FRACTION = 0.05  # ... and more than this share of collapsed sets
 
 
+def share_below(evals: pd.DataFrame, group: str, points: float) -> float:
+    """The share (0 to 1) of a group's sets more than `points` below the sources' mean of the
+    same evaluation table; non-finite sets count as below, an empty group as all below."""
+    src = evals[evals["group"] == "source"]["test_acc"].mean()
+    rows = evals[evals["group"] == group]
+    if not len(rows):
+        return 1.0
+    return float((~rows["finite"].astype(bool) | (rows["test_acc"] < src - points)).mean())
+
+
 def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
     """Warnings, one per seed on which the generator lost to its sources: the generated mean
     more than LOST_MEAN_POINTS below the sources' mean, or more than COLLAPSE_FRACTION of
@@ -59,8 +69,7 @@ def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
         gen = df[df["group"] == "generated"]
         ok = gen[gen["finite"].astype(bool)]["test_acc"]
         gap = src - ok.mean() if len(ok) else float("inf")
-        collapsed = (~gen["finite"].astype(bool)) | (gen["test_acc"] < src - COLLAPSE_POINTS)
-        share = collapsed.mean() if len(gen) else 1.0
+        share = share_below(df, "generated", COLLAPSE_POINTS)
         if gap <= LOST_MEAN_POINTS and share <= COLLAPSE_FRACTION:
             continue
         rebuilt = df[df["group"] == "rebuilt"]["test_acc"].mean()
@@ -70,7 +79,7 @@ def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
             if src - rebuilt > LOST_MEAN_POINTS
             else "the latent diffusion: the AE rebuilds its sources "
             f"({rebuilt:.2f} vs {src:.2f}), so generated latents miss the sources' "
-            "(ldm.kind, ldm.steps, ldm.lr_schedule, ldm.ema_decay, ldm.latent_norm)"
+            "(the denoiser's ldm settings: kind, latent_norm, steps, lr_schedule, ema_decay)"
         )
         lines.append(
             f"GENERATOR LOST on seed {seed}: generated mean {ok.mean():.2f} vs sources "
@@ -143,14 +152,6 @@ def ablation_table(
     best and mean of its own variant's sources (another location or K has other sources) and
     the share of its sets more than 1 and more than 2 points below that mean."""
 
-    def below(df, group, points):
-        """% of the group's sets more than `points` below its own sources' mean (non-finite
-        sets count as below)."""
-        src = df[df["group"] == "source"]["test_acc"].mean()
-        rows = df[df["group"] == group]
-        low = ~rows["finite"].astype(bool) | (rows["test_acc"] < src - points)
-        return 100 * low.mean()
-
     def averaged(label, frames, group):
         stats = pd.DataFrame([group_stats(df, group) for df in frames])
         own = pd.DataFrame([group_stats(df, "source") for df in frames])
@@ -159,8 +160,10 @@ def ablation_table(
             **stats[STAT_COLUMNS].mean().to_dict(),
             "sources_best": own["best"].mean(),
             "sources_mean": own["mean"].mean(),
-            "pct_1_below": sum(below(df, group, 1) for df in frames) / len(frames),
-            "pct_2_below": sum(below(df, group, COLLAPSE_POINTS) for df in frames) / len(frames),
+            "pct_1_below": 100 * sum(share_below(df, group, 1) for df in frames) / len(frames),
+            "pct_2_below": 100
+            * sum(share_below(df, group, COLLAPSE_POINTS) for df in frames)
+            / len(frames),
             "seeds": len(frames),
         }
 
