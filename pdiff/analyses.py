@@ -69,6 +69,7 @@ def memorization_baselines(
     layout_path: str,
     ae_path: str,
     generated_path: str,
+    controls_path: str,
     seed: int,
     out_summary: str,
     out_summary_md: str,
@@ -79,8 +80,9 @@ def memorization_baselines(
     threads: int = 1,
 ) -> pd.DataFrame:
     """Stage memorization_baselines: p-diff's models next to copies of the sources (noise-added,
-    fine-tuned), their averages and per-coordinate Gaussian samples; accuracy, similarity
-    of mistakes and distance in weight space, per model and per group."""
+    fine-tuned), their averages and per-coordinate Gaussian samples, and the controls
+    without diffusion (latent Gaussians decoded by the same AE, from the evaluate stage);
+    accuracy, similarity of mistakes and distance in weight space, per model and group."""
     from pdiff import memorization as mem
     from pdiff.plots import latent_tsne, similarity_scatter
     from pdiff.similarity import wrong_prediction_iou
@@ -133,6 +135,10 @@ def memorization_baselines(
         sources, m["average_of"], m["repeats"], g
     )
     groups["coordinate Gaussian"] = mem.coordinate_gaussian(sources, m["repeats"], g)
+    controls = load_tensors(controls_path, check_finite=False)
+    for name, rows in controls.items():
+        if name.endswith("_params"):
+            groups[f"control: {name.removesuffix('_params')}"] = rows
 
     res = evaluate_groups(
         model,

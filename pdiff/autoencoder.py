@@ -1,8 +1,10 @@
 """Parameter autoencoders: 1-D convolutions over a parameter row, noise-augmented.
 
-Two ways to read a row: `ParameterAutoencoder` reads it as one flat sequence (the paper's
-design; its linear layer grows with D), `ChunkedParameterAutoencoder` as per-tensor chunks of
-a fixed length (later work's design; memory grows linearly with D, for whole networks).
+Three ways to read a row: `PaperAutoencoder` is the official p-diff code's (`OneDimVAE` in
+model/pdiff.py of NUS-HPC-AI-Lab/Neural-Network-Diffusion), `ParameterAutoencoder` is
+pdiff's own smaller flat design (the row as one sequence; its linear layer grows with D), and
+`ChunkedParameterAutoencoder` reads per-tensor chunks of a fixed length (later work's design;
+memory grows linearly with D, for whole networks).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
 
 
 class NoisyAutoencoder(nn.Module):
-    """An encode/decode pair trained with noise on its input and on its latent."""
+    """An encode/decode pair trained with noise on its input and on its latent.
+
+    A variational one (`variational = True`, with `encode_distribution`) is trained with its
+    own posterior noise and a KL term instead of a fixed latent noise, so that decoding
+    N(0, I) samples is meaningful (the official code's VAE baseline)."""
+
+    variational = False
 
     def forward(
         self,
@@ -32,13 +40,16 @@ class NoisyAutoencoder(nn.Module):
         input_noise: float = 0.0,
         latent_noise: float = 0.0,
         generator: torch.Generator | None = None,
+        relative_latent_noise: bool = False,
     ):
-        """Reconstruct x, with Gaussian noise added to the input and to the latent."""
+        """Reconstruct x, with Gaussian noise added to the input and to the latent;
+        `relative_latent_noise` scales the latent noise by the batch latents' std."""
         if input_noise > 0:
             x = x + input_noise * _randn_like(x, generator)
         z = self.encode(x)
         if latent_noise > 0:
-            z = z + latent_noise * _randn_like(z, generator)
+            scale = z.detach().std() if relative_latent_noise else 1.0
+            z = z + latent_noise * scale * _randn_like(z, generator)
         return self.decode(z)
 
 
@@ -145,13 +156,91 @@ class ChunkedParameterAutoencoder(NoisyAutoencoder):
         return self.unembed(h.transpose(1, 2)).flatten(1)[:, self.columns] + self.offset
 
 
+class PaperAutoencoder(NoisyAutoencoder):
+    """The official p-diff autoencoder (`OneDimVAE`, model/pdiff.py of the official code):
+    the row zero-padded to a multiple of `pad_to` and read as one channel; encoder blocks of
+    Conv1d (kernel 7, stride 2) + BatchNorm1d + LeakyReLU over `channels`, a linear layer to
+    a `latent_dim`-value latent and a second one (mu). Decoder: a linear layer back,
+    ConvTranspose1d (stride 2) + BatchNorm1d + ELU blocks in reverse, a last transposed
+    block at the first width and a Conv1d to one channel. Latents are (B, 1, latent_dim).
+    With `variational`, a third linear layer gives the log-variance (the official VAE
+    baseline of workspace/ablation/vae_sample.py)."""
+
+    def __init__(
+        self,
+        dim: int,
+        channels: tuple[int, ...] = (64, 128, 256, 256, 32),
+        latent_dim: int = 128,
+        kernel: int = 7,
+        pad_to: int = 64,
+        variational: bool = False,
+    ):
+        super().__init__()
+        scale = 2 ** len(channels)
+        if pad_to % scale:
+            raise ValueError(f"pad_to {pad_to} is not a multiple of 2^{len(channels)}")
+        self.dim, self.variational = dim, variational
+        self.padded = -(-dim // pad_to) * pad_to
+        self.reduced = self.padded // scale
+        self.latent_shape = (1, latent_dim)
+        chans, pad = (1, *channels), kernel // 2
+        self.encoder = nn.Sequential(
+            *[
+                nn.Sequential(
+                    nn.Conv1d(a, b, kernel, 2, pad), nn.BatchNorm1d(b), nn.LeakyReLU()
+                )
+                for a, b in zip(chans[:-1], chans[1:], strict=True)
+            ]
+        )
+        self.to_latent = nn.Linear(channels[-1] * self.reduced, latent_dim)
+        self.fc_mu = nn.Linear(latent_dim, latent_dim)
+        self.fc_var = nn.Linear(latent_dim, latent_dim) if variational else None
+        self.from_latent = nn.Linear(latent_dim, channels[-1] * self.reduced)
+        back = list(reversed(channels))
+        self.decoder = nn.Sequential(
+            *[_up_block(a, b, kernel) for a, b in zip(back[:-1], back[1:], strict=True)],
+            _up_block(back[-1], back[-1], kernel),
+            nn.Conv1d(back[-1], 1, kernel, 1, pad),
+        )
+
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        h = nn.functional.pad(x, (0, self.padded - self.dim)).unsqueeze(1)
+        return self.to_latent(self.encoder(h).flatten(1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) normalized parameters -> (B, 1, latent_dim) latents (mu)."""
+        return self.fc_mu(self._hidden(x)).unsqueeze(1)
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, log-variance) of a variational autoencoder's posterior, each (B, 1, L)."""
+        h = self._hidden(x)
+        return self.fc_mu(h).unsqueeze(1), self.fc_var(h).unsqueeze(1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, 1, latent_dim) latents -> (B, D) normalized parameters."""
+        h = self.from_latent(z.flatten(1)).view(len(z), -1, self.reduced)
+        return self.decoder(h).squeeze(1)[:, : self.dim]
+
+
+def _up_block(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose1d(cin, cout, kernel, 2, kernel // 2, output_padding=1),
+        nn.BatchNorm1d(cout),
+        nn.ELU(),
+    )
+
+
 def _token_block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv1d(cin, cout, 3, padding=1), nn.GroupNorm(1, cout), nn.LeakyReLU(0.2)
     )
 
 
-AUTOENCODERS = {"flat": ParameterAutoencoder, "chunked": ChunkedParameterAutoencoder}
+AUTOENCODERS = {
+    "flat": ParameterAutoencoder,
+    "chunked": ChunkedParameterAutoencoder,
+    "paper": PaperAutoencoder,
+}
 
 
 def build_autoencoder(conf: dict) -> NoisyAutoencoder:
@@ -176,27 +265,41 @@ def train_autoencoder(
     latent_noise: float,
     seed: int,
     device: torch.device,
+    lr_schedule: str = "constant",
+    relative_latent_noise: bool = False,
+    kl_weight: float = 0.0,
+    precision: str = "fp32",
     log=print,
     log_every: int = 500,
     eval_every: int = 0,
     on_eval=None,
 ) -> list[dict]:
-    """MSE reconstruction of normalized rows, with input and latent noise augmentation.
+    """MSE reconstruction of normalized rows, with input and latent noise augmentation (a
+    variational AE: its own posterior noise and `kl_weight` times the KL term instead).
 
-    Every `eval_every` steps and at the end, `on_eval(ae)` may return extra metrics (e.g.
-    accuracy of the rebuilt sources) that are logged and kept in the history.
+    `lr_schedule` (LR_SCHEDULES): cosine decays to 0 at the last step, as the official
+    code's CosineAnnealingLR and diffusers' cosine schedule do; bf16 `precision` autocasts on CUDA only. Every `eval_every` steps
+    and at the end, `on_eval(ae)` may return extra metrics (e.g. accuracy of the rebuilt
+    sources) that are logged and kept in the history.
     """
     g = torch.Generator().manual_seed(seed)
     ae.to(device).train()
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, LR_SCHEDULES[lr_schedule](steps))
     history = []
     for step in tqdm(range(1, steps + 1), desc="ae", mininterval=5):
         idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
         x = rows[idx].to(device)
-        loss = nn.functional.mse_loss(ae(x, input_noise, latent_noise, g), x)
+        with autocast(device, precision):
+            if ae.variational:
+                loss = _variational_loss(ae, x, input_noise, kl_weight, g)
+            else:
+                rebuilt = ae(x, input_noise, latent_noise, g, relative_latent_noise)
+                loss = nn.functional.mse_loss(rebuilt.float(), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        schedule.step()
         evaluate = on_eval is not None and (
             step == steps or (eval_every > 0 and step % eval_every == 0)
         )
@@ -212,9 +315,45 @@ def train_autoencoder(
     return history
 
 
-def autoencoder_config(a: dict, subset) -> dict:
+# Learning-rate factor at each step of a run of `steps` steps (diffusers' schedules without
+# warm-up; written out because importing diffusers costs this stage seconds of start-up).
+LR_SCHEDULES = {
+    "constant": lambda steps: lambda i: 1.0,
+    "cosine": lambda steps: lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)),
+    "linear": lambda steps: lambda i: max(0.0, 1 - i / steps),
+}
+
+
+def _variational_loss(ae, x, input_noise, kl_weight, g) -> torch.Tensor:
+    """Reconstruction from a posterior sample plus kl_weight x KL(posterior || N(0, I)),
+    summed over latent values and averaged over the batch (the official VAE baseline)."""
+    if input_noise > 0:
+        x_in = x + input_noise * _randn_like(x, g)
+    else:
+        x_in = x
+    mu, logvar = ae.encode_distribution(x_in)
+    z = mu + torch.exp(0.5 * logvar) * _randn_like(mu, g)
+    kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp())).flatten(1).sum(1).mean()
+    return nn.functional.mse_loss(ae.decode(z).float(), x) + kl_weight * kl
+
+
+def autocast(device: torch.device, precision: str):
+    """bfloat16 autocast on CUDA when asked for; elsewhere fp32 (a CPU run is unchanged)."""
+    enabled = precision == "bf16" and device.type == "cuda"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def autoencoder_config(a: dict, subset, variational: bool = False) -> dict:
     """The autoencoder's constructor arguments from the config's `ae` section and the subset
-    (a ParameterSubset); stored with its weights."""
+    (a ParameterSubset); stored with its weights. `variational`: the paper kind's VAE."""
+    if a["kind"] == "paper":
+        return {
+            "kind": "paper",
+            "dim": subset.dim,
+            "channels": list(a["channels"]),
+            "latent_dim": a["latent_length"],
+            "variational": variational,
+        }
     if a["kind"] == "chunked":
         return {
             "kind": "chunked",

@@ -162,6 +162,15 @@ def validate_config(config: dict) -> dict:
                 f"below ldm.beta_end = {ldm['beta_end']}; the noise must grow "
                 "over the timesteps (defaults 0.0001 and 0.02)"
             )
+    if "vae_prior" in config["controls"]["kinds"]:
+        for name in [None, config["denoiser"], *config["ablations"]["denoiser"]]:
+            if ae_settings(config, name)["kind"] != "paper":
+                raise ConfigError(
+                    f"controls.kinds: vae_prior trains the official VAE, which needs "
+                    f"ae.kind: paper, but {'the ae section' if name is None else name} "
+                    f"has ae.kind {ae_settings(config, name)['kind']}; drop vae_prior "
+                    "or use ae.kind: paper"
+                )
     for name in [config["location"], *config["ablations"]["location"]]:
         if name not in config["locations"]:
             raise ConfigError(
@@ -184,26 +193,53 @@ def validate_config(config: dict) -> dict:
 
 
 def _check_ldm(config: dict, name: str) -> None:
-    """A denoiser's settings (ldm with its overrides) fit the ldm section's schema."""
+    """A denoiser's settings (ldm with its overrides) fit the ldm section's schema, and its
+    own autoencoder settings, if any, the ae section's."""
     import jsonschema
 
     preset = config["denoisers"][name]
-    _coerce(preset, {"type": "object", "properties": _schema()["properties"]["ldm"]["properties"]})
-    try:
-        _validator().evolve(schema=_schema()["properties"]["ldm"]).validate(
-            merge(config["ldm"], preset)
-        )
-    except jsonschema.ValidationError as e:
-        key = ".".join(str(p) for p in e.absolute_path) or "its top level"
-        raise ConfigError(
-            f"config key denoisers.{name}.{key}: {e.message} (denoisers hold "
-            f"ldm settings; see {SCHEMA})"
-        ) from None
+    sections = {"ldm": {k: v for k, v in preset.items() if k != "ae"}}
+    if "ae" in preset:
+        sections["ae"] = preset["ae"]
+    for section, given in sections.items():
+        schema = _schema()["properties"][section]
+        _coerce(given, {"type": "object", "properties": schema["properties"]})
+        try:
+            _validator().evolve(schema=schema).validate(merge(config[section], given))
+        except jsonschema.ValidationError as e:
+            key = ".".join(str(p) for p in e.absolute_path) or "its top level"
+            where = f"denoisers.{name}" + (".ae" if section == "ae" else "")
+            raise ConfigError(
+                f"config key {where}.{key}: {e.message} (denoisers hold ldm settings, "
+                f"and under `ae` autoencoder settings; see {SCHEMA})"
+            ) from None
+
+
+def split_denoiser(name: str) -> tuple[str, int | None]:
+    """'paper-T100' -> ('paper', 100): a named denoiser retrained with T timesteps (the
+    timesteps ablation); 'paper' -> ('paper', None)."""
+    base, _, steps = name.rpartition("-T")
+    return (base, int(steps)) if base and steps.isdigit() else (name, None)
 
 
 def ldm_settings(config: dict, denoiser: str) -> dict:
-    """The ldm settings of one named denoiser: the ldm section with its overrides."""
-    return merge(config["ldm"], config["denoisers"][denoiser])
+    """The ldm settings of one named denoiser: the ldm section with its overrides (and its
+    timesteps, for a name of the timesteps ablation)."""
+    base, steps = split_denoiser(denoiser)
+    preset = {k: v for k, v in config["denoisers"][base].items() if k != "ae"}
+    return merge(config["ldm"], preset | ({"timesteps": steps} if steps else {}))
+
+
+def ae_settings(config: dict, denoiser: str | None = None) -> dict:
+    """The autoencoder settings of a denoiser: the ae section, with the denoiser's own `ae`
+    overrides when it has them (then it trains an autoencoder of its own)."""
+    own = config["denoisers"][split_denoiser(denoiser)[0]].get("ae", {}) if denoiser else {}
+    return merge(config["ae"], own)
+
+
+def has_own_ae(config: dict, denoiser: str) -> bool:
+    """Whether a named denoiser trains its own autoencoder (an `ae` key in its settings)."""
+    return "ae" in config["denoisers"][split_denoiser(denoiser)[0]]
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> dict:
@@ -296,10 +332,11 @@ def check_variant_is_named(given: dict, config: dict, default_path: str | Path) 
 def describe_variant(config: dict) -> str:
     """The default variant of a validated config in one line, for the head of its tables."""
     ldm = ldm_settings(config, config["denoiser"])
+    ae = ae_settings(config, config["denoiser"])
     return (
         f"{config['experiment']}: data {config['data']['name']}, network "
         f"{config['network']['name']}, location {config['location']}, K "
-        f"{config['collect']['k']}, noise {config['ae']['noise']}, denoiser "
+        f"{config['collect']['k']}, noise {config['ae']['noise']}, {ae['kind']} AE, denoiser "
         f"{config['denoiser']} ({ldm['kind']}, latent_norm {ldm['latent_norm']}), sampler "
         f"{config['generate']['sampler']}, "
         f"seeds {', '.join(map(str, config['seeds']))}"

@@ -1,8 +1,9 @@
-"""Latent denoisers, conditioned on the diffusion timestep: the paper's kind, a 1-D conv
-residual network that sees a neighbourhood of latent positions, and a transformer that sees
-every latent token of the row at once (as later work does for whole networks).
+"""Latent denoisers, conditioned on the diffusion timestep: the official p-diff code's 1-D
+conv U-Net (`PaperDenoiser`), pdiff's own 1-D conv residual network over latent channels
+(`LatentDenoiser`), and a transformer that sees every latent token of the row at once (as
+later work does for whole networks).
 
-Both take and return (B, C, L) latents; `build_denoiser` makes one from its stored config.
+All take and return (B, C, L) latents; `build_denoiser` makes one from its stored config.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class ResBlock1d(nn.Module):
 
 
 class LatentDenoiser(_TimeConditioned):
-    """1-D conv residual blocks along the latent length (the paper's kind of denoiser)."""
+    """1-D conv residual blocks along the latent length, the latent's C values per position
+    as channels, one time embedding per block broadcast over positions (pdiff's own)."""
 
     def __init__(
         self, latent_channels: int, channels: int = 128, blocks: int = 4, time_dim: int = 128
@@ -125,7 +127,54 @@ class TransformerDenoiser(_TimeConditioned):
         return self.out(self.norm(h)).transpose(1, 2)
 
 
-DENOISERS = {"conv": LatentDenoiser, "transformer": TransformerDenoiser}
+class PaperDenoiser(nn.Module):
+    """The official p-diff denoiser (`OneDimCNN`, model/denoiser.py of the official code): the
+    latent flattened to one channel of length C x L; Conv1d layers (kernel 7) through
+    `channels`, each but the last followed by BatchNorm1d + ELU, the encoder half's outputs
+    added to the decoder half's inputs (U-Net skips). The timestep's sinusoidal embedding
+    (`frequencies` values, cos first) goes through Linear-SiLU-Linear to one value per latent
+    position and is added along the sequence before every convolution, so each position
+    gets its own time offset."""
+
+    def __init__(
+        self,
+        latent_length: int,
+        channels: tuple[int, ...] = (1, 64, 128, 256, 512, 256, 128, 64, 1),
+        kernel: int = 7,
+        frequencies: int = 256,
+    ):
+        super().__init__()
+        if channels[0] != 1 or channels[-1] != 1:
+            raise ValueError(f"channels {channels} must start and end with 1")
+        self.time_proj = Timesteps(frequencies, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embed = TimestepEmbedding(frequencies, latent_length)
+        half = len(channels) // 2 + 1  # encoder layers, as the official code splits them
+        self.skips = half - 2
+
+        def layer(a, b):
+            norm = nn.Sequential(nn.BatchNorm1d(b), nn.ELU()) if b != 1 else nn.Identity()
+            return nn.ModuleList([nn.Conv1d(a, b, kernel, 1, kernel // 2), norm])
+
+        pairs = list(zip(channels[:-1], channels[1:], strict=True))
+        self.down = nn.ModuleList([layer(a, b) for a, b in pairs[:half]])
+        self.up = nn.ModuleList([layer(a, b) for a, b in pairs[half:]])
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        h = x.reshape(len(x), 1, -1)
+        t = t.reshape(-1).expand(len(x)) if t.numel() == 1 else t
+        temb = self.time_embed(self.time_proj(t).to(h.dtype)).unsqueeze(1)
+        kept = []
+        for i, (conv, norm) in enumerate(self.down):
+            h = norm(conv(h + temb))
+            if i < self.skips:
+                kept.append(h)
+        for i, (conv, norm) in enumerate(self.up):
+            h = norm(conv(h + kept[-i - 1] + temb))
+        return h.reshape(shape)
+
+
+DENOISERS = {"conv": LatentDenoiser, "transformer": TransformerDenoiser, "paper": PaperDenoiser}
 
 
 def build_denoiser(conf: dict) -> nn.Module:
@@ -137,6 +186,12 @@ def build_denoiser(conf: dict) -> nn.Module:
 def denoiser_config(m: dict, latent_shape: tuple[int, int]) -> dict:
     """The denoiser's constructor arguments from its ldm settings and the latent shape (stored
     with its weights; build_denoiser takes them)."""
+    if m["kind"] == "paper":
+        return {
+            "kind": "paper",
+            "latent_length": latent_shape[0] * latent_shape[1],
+            "channels": list(m["layer_channels"]),
+        }
     if m["kind"] == "transformer":
         return {
             "kind": "transformer",

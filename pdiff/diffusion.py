@@ -77,12 +77,16 @@ def train_denoiser(
     lr_schedule: str = "constant",
     warmup_steps: int = 0,
     ema_decay: float = 0.0,
+    precision: str = "fp32",
     log=print,
     log_every: int = 500,
 ) -> tuple[nn.Module, list[dict]]:
     """MSE on noised latents at uniformly drawn timesteps, the target by the scheduler's
-    prediction type. Returns the denoiser to sample from (the EMA of its weights when
-    ema_decay > 0, else the trained one) and the loss history."""
+    prediction type (bf16 autocast on CUDA when `precision` says so). Returns the denoiser
+    to sample from (the EMA of its weights when ema_decay > 0, else the trained one) and the
+    loss history."""
+    from pdiff.autoencoder import autocast
+
     g = torch.Generator().manual_seed(seed)
     denoiser.to(device).train()
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False) if ema_decay > 0 else None
@@ -99,7 +103,9 @@ def train_denoiser(
         t = torch.randint(T, (batch_size,), generator=g)
         xt = scheduler.add_noise(x0, noise, t)
         target = _target(scheduler, x0, noise, t)
-        loss = nn.functional.mse_loss(denoiser(xt.to(device), t.to(device)), target.to(device))
+        with autocast(device, precision):
+            predicted = denoiser(xt.to(device), t.to(device)).float()
+        loss = nn.functional.mse_loss(predicted, target.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -138,9 +144,11 @@ def sample(
 
 def latent_stats(latents: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std (broadcastable to one latent) that bring the source latents to unit
-    scale for the DDPM. global: one std about zero (the paper's latents, rescaled);
+    scale for the DDPM. none: as they are (the official code's); global: one std about zero;
     channel: per latent channel; coordinate: per latent element, over the K sources, so the
     DDPM models how sources differ rather than the offset they share."""
+    if norm == "none":
+        return torch.zeros(1, 1), torch.ones(1, 1)
     if norm == "global":
         mean, std = torch.zeros(1, 1), latents.std().reshape(1, 1)
     elif norm == "channel":

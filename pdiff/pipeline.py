@@ -300,9 +300,21 @@ def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return (t["matrix"] - t["mean"]) / t["std"], t["mean"], t["std"]
 
 
+def noise_sigmas(a: dict, noise: str) -> tuple[float, float]:
+    """(sigma_v, sigma_z) of a noise wildcard: none | input | latent | both, with an optional
+    -xF that scales both (both-x10: the official ablation's ten times larger noises)."""
+    kind, _, factor = noise.partition("-x")
+    scale = float(factor) if factor else 1.0
+    sigma_v = a["input_noise"] * scale if kind in ("input", "both") else 0.0
+    sigma_z = a["latent_noise"] * scale if kind in ("latent", "both") else 0.0
+    return sigma_v, sigma_z
+
+
 def train_ae(
     cfg: dict,
     *,
+    ae_settings: dict,
+    kl_weight: float = 0.0,
     data_path: str,
     base_path: str,
     matrix_path: str,
@@ -313,13 +325,15 @@ def train_ae(
     out_metrics: str,
     threads: int = 1,
 ) -> None:
-    """Stage train_ae: the parameter autoencoder, logging accuracy of rebuilt sources."""
+    """Stage train_ae: the parameter autoencoder of `ae_settings` (the ae section, or a
+    denoiser's own), logging accuracy of rebuilt sources; with a `kl_weight`, the same
+    autoencoder as a VAE (controls.vae_kl_weight), for the vae_prior control."""
+    variational = kl_weight > 0
     device = runtime.setup(seed, threads, cfg["device"])
     runtime.hold_if_asked("train_ae")
-    log = runtime.get_logger("train_ae").info
-    a = cfg["ae"]
-    sigma_v = a["input_noise"] if noise in ("input", "both") else 0.0
-    sigma_z = a["latent_noise"] if noise in ("latent", "both") else 0.0
+    log = runtime.get_logger("train_vae" if variational else "train_ae").info
+    a = ae_settings
+    sigma_v, sigma_z = noise_sigmas(a, noise)
     rows, mean, std = _normalized(matrix_path)
     subset = ParameterSubset.from_dict(load_json(layout_path))
     splits = data_mod.load_splits(data_path)
@@ -359,9 +373,9 @@ def train_ae(
             "rebuilt_max_abs_error": (rebuilt - sources).abs().max().item(),
         }
 
-    conf = autoencoder_config(a, subset)
+    conf = autoencoder_config(a, subset, variational)
     check = {}
-    if a["overfit_check"] != "off":
+    if a["overfit_check"] != "off" and not variational:
         check = overfit_check(
             conf,
             rows[:1],
@@ -391,7 +405,8 @@ def train_ae(
             log("WARNING: " + msg)
     ae = build_autoencoder(conf)
     log(
-        f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}; D={subset.dim}, "
+        f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}"
+        f"{' x batch latent std' if a['relative_latent_noise'] else ''}; D={subset.dim}, "
         f"{a['kind']} AE with {sum(p.numel() for p in ae.parameters())} parameters, "
         f"latent {tuple(ae.latent_shape)}"
     )
@@ -406,6 +421,10 @@ def train_ae(
         latent_noise=sigma_z,
         seed=seed,
         device=device,
+        lr_schedule=a["lr_schedule"],
+        relative_latent_noise=a["relative_latent_noise"],
+        kl_weight=kl_weight,
+        precision=a["precision"],
         log=log,
         log_every=a["log_every"],
         eval_every=a["eval_every"],
@@ -471,6 +490,7 @@ def train_ldm(
         lr_schedule=m["lr_schedule"],
         warmup_steps=m["warmup_steps"],
         ema_decay=m["ema_decay"],
+        precision=m["precision"],
         log=log,
         log_every=m["log_every"],
     )
@@ -546,13 +566,19 @@ def evaluate(
     source_predictions: str,
     ae_path: str,
     generated_path: str,
+    seed: int,
     out_csv: str,
     out_predictions: str,
+    out_controls: str,
+    vae_path: str | None = None,
     threads: int = 1,
 ) -> None:
     """Stage evaluate: accuracy and test predictions of the K sources (from collection), of
     their weight average, of sources passed through the AE ("rebuilt": what the decoder can
-    reach at best) and of every generated set."""
+    reach at best), of every generated set and of the controls without diffusion (latents
+    from fits to the sources' latents, decoded by the same AE; pdiff.controls)."""
+    from pdiff.controls import control_sets
+
     device = runtime.setup(0, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("evaluate").info
     splits = data_mod.load_splits(data_path)
@@ -563,14 +589,32 @@ def evaluate(
     k = len(sources)
     e = cfg["evaluate"]
     picked = rebuilt_index(k, e["rebuilt"])
+    normalized = (sources - t["mean"]) / t["std"]
+    ae = load_autoencoder(ae_path)
     with torch.no_grad():
-        ae = load_autoencoder(ae_path)
-        rebuilt = ae((sources[picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
+        rebuilt = ae(normalized[picked]) * t["std"] + t["mean"]
+    c = cfg["controls"]
+    controls = control_sets(
+        ae,
+        normalized,
+        c["kinds"],
+        cfg["generate"]["n"],
+        seed,
+        vae=load_autoencoder(vae_path) if vae_path else None,
+    )
     groups = {
         "average": weight_average(sources),
         "rebuilt": rebuilt,
         "generated": load_tensors(generated_path, check_finite=False)["params"],
+        **{kind: rows * t["std"] + t["mean"] for kind, (rows, _) in controls.items()},
     }
+    save_tensors(
+        {
+            **{f"{kind}_params": groups[kind] for kind in controls},
+            **{f"{kind}_latents": z for kind, (_, z) in controls.items()},
+        },
+        out_controls,
+    )
     res = evaluate_groups(
         model,
         subset,
@@ -674,11 +718,12 @@ def summarize(
     out_csv: str,
     out_md: str,
     variant: str = "",
+    resamples: int = 2000,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Stage summarize: the main table over seeds (see pdiff.reporting), headed in the
     Markdown by the variant it is of, and below it a warning for every seed on which the
-    generator lost to its sources."""
-    from pdiff.reporting import diagnostics, generator_verdict, main_table
+    generator lost to its sources and, per seed, the verdict against the controls."""
+    from pdiff.reporting import diagnostics, diffusion_verdict, generator_verdict, main_table
 
     evals = {seed: load_table(p, EVALUATION_COLUMNS) for seed, p in eval_csvs.items()}
     table = main_table(
@@ -688,7 +733,7 @@ def summarize(
             for seed in eval_csvs
         },
     )
-    verdict = generator_verdict(evals)
+    verdict = generator_verdict(evals) + diffusion_verdict(evals, resamples)
     save_table(table, out_csv)
     text = (
         (f"Variant {variant}\n\n" if variant else "")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from pdiff.controls import CONTROLS
 
 MAIN_ROWS = [
     ("original (best source, chosen on test)", "source", "best"),
@@ -12,6 +15,7 @@ MAIN_ROWS = [
     ("sources median", "source", "median"),
     ("generated mean", "generated", "mean"),
     ("generated median", "generated", "median"),
+    ("generated 5th percentile", "generated", "p5"),
     ("original, chosen on validation (honest)", "source", "val_chosen"),
     ("p-diff, chosen on validation (honest)", "generated", "val_chosen"),
     ("generated sets with NaN/Inf (excluded above)", "generated", "nonfinite"),
@@ -36,6 +40,7 @@ def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
         "best": ok["test_acc"].max(),
         "mean": ok["test_acc"].mean(),
         "median": ok["test_acc"].median(),
+        "p5": ok["test_acc"].quantile(0.05) if len(ok) else float("nan"),
         "val_chosen": val_chosen,
         "n": len(rows),
         "nonfinite": int(len(rows) - len(ok)),
@@ -90,6 +95,88 @@ def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
     return lines
 
 
+def control_groups(evals: pd.DataFrame) -> list[str]:
+    """The control groups (pdiff.controls) an evaluation table holds, in CONTROLS order."""
+    present = set(evals["group"])
+    return [kind for kind in CONTROLS if kind in present]
+
+
+STATISTICS = {"mean": np.mean, "5th percentile": lambda a: np.quantile(a, 0.05)}
+
+
+def _finite_acc(evals: pd.DataFrame, group: str) -> np.ndarray:
+    rows = evals[(evals["group"] == group) & evals["finite"].astype(bool)]
+    return rows["test_acc"].to_numpy(dtype=float)
+
+
+def control_comparison(evals: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> dict:
+    """Generated sets against the best control, per statistic (mean, 5th percentile of test
+    accuracy over sets): {statistic: {control, generated, best, difference, low, high}},
+    low and high the 95% percentile-bootstrap interval of the difference, resampling the
+    generated and the control sets independently. Empty without controls."""
+    controls = control_groups(evals)
+    gen = _finite_acc(evals, "generated")
+    if not controls or not len(gen):
+        return {}
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, stat in STATISTICS.items():
+        values = {c: stat(a) if len(a := _finite_acc(evals, c)) else -np.inf for c in controls}
+        best = max(controls, key=values.get)
+        ctrl = _finite_acc(evals, best)
+        if not len(ctrl):  # every control set non-finite: nothing to resample
+            inf = float("inf")
+            out[name] = {"control": best, "generated": float(stat(gen)), "best": float("nan"),
+                         "difference": inf, "low": inf, "high": inf}  # fmt: skip
+            continue
+        diffs = [
+            stat(rng.choice(gen, len(gen))) - stat(rng.choice(ctrl, len(ctrl)))
+            for _ in range(resamples)
+        ]
+        low, high = np.quantile(diffs, [0.025, 0.975]) if diffs else (np.nan, np.nan)
+        out[name] = {
+            "control": best,
+            "generated": float(stat(gen)),
+            "best": float(values[best]),
+            "difference": float(stat(gen) - values[best]),
+            "low": float(low),
+            "high": float(high),
+        }
+    return out
+
+
+def diffusion_verdict(evals_by_seed: dict[int, pd.DataFrame], resamples: int = 2000) -> list[str]:
+    """One line per seed: whether the generated sets beat the best control without
+    diffusion beyond noise (a 95% bootstrap interval of the difference in mean and in 5th
+    percentile that excludes 0), lose to it, or neither (DIFFUSION ADDS NOTHING)."""
+    lines = []
+    for seed, df in sorted(evals_by_seed.items()):
+        comparison = control_comparison(df, resamples)
+        if not comparison:
+            continue
+        above = [s for s, c in comparison.items() if c["low"] > 0]
+        below = [s for s, c in comparison.items() if c["high"] < 0]
+        if above and below:
+            head = "DIFFUSION MIXED against the controls"
+        elif above:
+            head = "DIFFUSION BEATS THE CONTROLS"
+        elif below:
+            head = "DIFFUSION LOSES TO A CONTROL"
+        else:
+            head = "DIFFUSION ADDS NOTHING over the controls"
+        parts = [
+            f"{stat} {c['generated']:.2f} vs {c['best']:.2f} ({c['control']}): "
+            f"{c['difference']:+.2f} points [{c['low']:+.2f}, {c['high']:+.2f}]"
+            for stat, c in comparison.items()
+        ]
+        lines.append(
+            f"{head} on seed {seed}: generated minus the best control, "
+            + "; ".join(parts)
+            + " (95% bootstrap intervals over sets)."
+        )
+    return lines
+
+
 def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
     """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
     check = ae_metrics.get("overfit_check") or {}
@@ -104,19 +191,45 @@ def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
 def main_table(
     evals_by_seed: dict[int, pd.DataFrame], diagnostics_by_seed: dict[int, dict] | None = None
 ) -> pd.DataFrame:
-    """Rows of the paper's main table (plus the honest variant, the AE's ceiling and
+    """Rows of the paper's main table (plus the honest variant, the AE's ceiling, the controls
+    without diffusion with the generated sets' difference from the best of them, and
     diagnostics); a column per seed and the mean."""
-    groups = ("source", "average", "generated", "rebuilt")
+    controls = control_groups(next(iter(evals_by_seed.values())))
+    rows = list(MAIN_ROWS) + [
+        (f"control: {CONTROLS[kind]}, {label}", kind, stat)
+        for kind in controls
+        for label, stat in (("mean", "mean"), ("5th percentile", "p5"))
+    ]
+    groups = ("source", "average", "generated", "rebuilt", *controls)
     stats = {seed: {g: group_stats(df, g) for g in groups} for seed, df in evals_by_seed.items()}
+    differences = [f"generated minus best control, {s} (points)" for s in STATISTICS]
     diag = diagnostics_by_seed or {}
-    names = [name for name, _, _ in MAIN_ROWS] + ([n for n, _ in DIAGNOSTIC_ROWS] if diag else [])
+    names = [name for name, _, _ in rows] + (differences if controls else [])
+    names += [n for n, _ in DIAGNOSTIC_ROWS] if diag else []
     table = pd.DataFrame({"row": names})
     for seed in sorted(stats):
+        values = [stats[seed][g][stat] for _, g, stat in rows]
+        if controls:
+            comparison = control_comparison(evals_by_seed[seed], resamples=0)
+            values += [comparison[s]["difference"] for s in STATISTICS]
         extra = [diag[seed][key] for _, key in DIAGNOSTIC_ROWS] if diag else []
-        table[f"seed {seed}"] = [stats[seed][g][stat] for _, g, stat in MAIN_ROWS] + extra
+        table[f"seed {seed}"] = values + extra
     seed_cols = [c for c in table.columns if c.startswith("seed ")]
     table["mean over seeds"] = table[seed_cols].mean(axis=1)
     return table
+
+
+def best_control(frames: list[pd.DataFrame]) -> dict[str, float]:
+    """The best control's mean and 5th percentile (each the best of the controls on that
+    statistic), averaged over the evaluation tables of one variant's seeds."""
+    found = [control_comparison(df, resamples=0) for df in frames]
+    found = [c for c in found if c]
+    if not found:
+        return {"control_mean": float("nan"), "control_p5": float("nan")}
+    return {
+        "control_mean": float(np.mean([c["mean"]["best"] for c in found])),
+        "control_p5": float(np.mean([c["5th percentile"]["best"] for c in found])),
+    }
 
 
 def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
@@ -141,7 +254,7 @@ def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
     )
 
 
-STAT_COLUMNS = ["best", "mean", "median", "val_chosen", "nonfinite"]
+STAT_COLUMNS = ["best", "mean", "median", "p5", "val_chosen", "nonfinite"]
 
 
 def ablation_table(
@@ -164,6 +277,7 @@ def ablation_table(
             "pct_2_below": 100
             * sum(share_below(df, group, COLLAPSE_POINTS) for df in frames)
             / len(frames),
+            **best_control(frames),
             "seeds": len(frames),
         }
 

@@ -4,10 +4,13 @@ from pathlib import Path
 
 from pdiff.config import (
     ConfigError,
+    ae_settings,
     check_variant_is_named,
     describe_variant,
+    has_own_ae,
     layered_config,
     ldm_settings,
+    split_denoiser,
     validate_config,
 )
 from pdiff.preflight import check_runnable
@@ -63,11 +66,17 @@ PARAM_MATRIX = f"{MATRIX}/param_matrix.safetensors"
 LAYOUT = f"{MATRIX}/layout.json"
 AE = f"{MODELS}/ae.safetensors"
 AE_METRICS = f"{MODELS}/ae.json"
+# A denoiser with an autoencoder of its own (the official generator) keeps it in its folder;
+# the VAE of the vae_prior control sits beside the autoencoder it mirrors.
+OWN_AE, OWN_AE_METRICS = f"{DENOISER}/ae.safetensors", f"{DENOISER}/ae.json"
+VAE, VAE_METRICS = f"{MODELS}/vae.safetensors", f"{MODELS}/vae.json"
+OWN_VAE, OWN_VAE_METRICS = f"{DENOISER}/vae.safetensors", f"{DENOISER}/vae.json"
 LDM = f"{DENOISER}/ldm.safetensors"
 LDM_METRICS = f"{DENOISER}/ldm.json"
 GENERATED = f"{SAMPLES}/generated.safetensors"
 EVALUATION = f"{SAMPLES}/evaluation.csv"
 PREDICTIONS = f"{SAMPLES}/predictions.safetensors"
+CONTROLS = f"{SAMPLES}/controls.safetensors"
 EXPORT = f"{SAMPLES}/export"
 MAIN_TABLE = get_main_table(config["experiment"])
 MAIN_TABLE_MD = str(Path(MAIN_TABLE).with_suffix(".md"))
@@ -84,7 +93,7 @@ SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
 SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
     f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png")
 )
-AXES = ("k", "location", "noise", "denoiser", "sampler")
+AXES = ("k", "location", "noise", "denoiser", "sampler", "timesteps")
 PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
 EXPERIMENTS = Path(workflow.basedir) / "experiments"
 
@@ -94,8 +103,8 @@ wildcard_constraints:
     k=r"\d+",
     n=r"\d+",
     location="|".join(config["locations"]),
-    noise="none|input|latent|both",
-    denoiser="|".join(config["denoisers"]),
+    noise=r"(none|input|latent|both)(-x[0-9]*\.?[0-9]+)?",
+    denoiser=f"({'|'.join(config['denoisers'])})(-T\\d+)?",
     sampler=r"(ddpm|ddim|dpm)-\d+",
     axis="|".join(AXES),
 
@@ -135,6 +144,32 @@ def get_ldm_settings(wildcards):
     """The ldm settings of this denoiser (the ldm section with its overrides), as params."""
     settings = ldm_settings(config, wildcards.denoiser)
     return {key: settings[key] for key in sorted(settings)}
+
+
+def get_ae_settings(wildcards):
+    """The autoencoder settings of a variant (its denoiser's own, if it has them), as params;
+    the noise is the wildcard's."""
+    settings = ae_settings(config, wildcards.get("denoiser"))
+    return {key: settings[key] for key in sorted(settings) if key != "noise"}
+
+
+def get_ae(wildcards, name="ae"):
+    """The autoencoder a variant decodes with: its denoiser's own (shared by the denoiser's
+    timesteps variants) or else the one of its noise folder. name="vae": its VAE."""
+    w = dict(wildcards.items())
+    if "denoiser" in w and has_own_ae(config, w["denoiser"]):
+        path = {"ae": OWN_AE, "vae": OWN_VAE}[name]
+        w["denoiser"] = split_denoiser(w["denoiser"])[0]
+    else:
+        path = {"ae": AE, "vae": VAE}[name]
+    return expand(path, **w)[0]
+
+
+def get_vae(wildcards):
+    """{"vae": path} when the vae_prior control is on, else nothing (use with unpack)."""
+    if "vae_prior" not in config["controls"]["kinds"]:
+        return {}
+    return {"vae": get_ae(wildcards, "vae")}
 
 
 def get_collection_size(wildcards):
@@ -209,9 +244,18 @@ def get_provenance(wildcards):
 
 
 def get_ablation_variants(axis):
-    """(seed, wildcard values) of every variant of one axis, the others at the default."""
+    """(seed, wildcard values) of every variant of one axis, the others at the default. A
+    timesteps value T is the default denoiser retrained with T steps, sampled by ddpm-T."""
+
+    def variant(value):
+        if axis != "timesteps":
+            return {axis: value}
+        default = config["denoiser"]
+        same = value == ldm_settings(config, default)["timesteps"]
+        return {"denoiser": default if same else f"{default}-T{value}", "sampler": f"ddpm-{value}"}
+
     return [
-        (seed, {**get_default_variant(), axis: value})
+        (seed, {**get_default_variant(), **variant(value)})
         for value in config["ablations"][axis]
         for seed in config["seeds"]
     ]
@@ -227,7 +271,11 @@ def get_ablation_evaluations(wildcards):
 
 def get_ablation_labels(wildcards):
     """The axis value of each evaluation table of get_ablation_evaluations."""
-    return [str(variant[wildcards.axis]) for _, variant in get_ablation_variants(wildcards.axis)]
+    return [
+        str(value)
+        for value in config["ablations"][wildcards.axis]
+        for _ in config["seeds"]
+    ]
 
 
 def get_ablation_targets():

@@ -2,7 +2,7 @@ rule generate:
     """N new parameter sets: latents sampled by the DDPM, decoded by the AE."""
     input:
         matrix=PARAM_MATRIX,
-        ae=AE,
+        ae=get_ae,
         ldm=LDM,
     output:
         GENERATED,

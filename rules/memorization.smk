@@ -5,8 +5,9 @@ rule memorization_baselines:
         base=BASE,
         matrix=PARAM_MATRIX,
         layout=LAYOUT,
-        ae=AE,
+        ae=get_ae,
         generated=GENERATED,
+        controls=CONTROLS,
     output:
         summary=report(
             MEMORIZATION_CSV, caption="../report/memorization.rst", category="Memorization"

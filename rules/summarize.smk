@@ -14,5 +14,6 @@ rule summarize:
     params:
         seeds=config["seeds"],
         variant=describe_variant(config),
+        resamples=config["controls"]["bootstrap"],
     script:
         "../workflow_scripts/summarize.py"

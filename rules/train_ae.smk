@@ -19,6 +19,46 @@ rule train_ae:
         gpu=1,
         mem_mb=4000,
     params:
-        cfg=get_cfg("data", "network", "ae", "evaluate"),
+        cfg=get_cfg("data", "network", "evaluate"),
+        ae=get_ae_settings,
+        kl_weight=0,
     script:
         "../workflow_scripts/train_ae.py"
+
+
+use rule train_ae as train_own_ae with:
+    output:
+        ae=OWN_AE,
+        metrics=OWN_AE_METRICS,
+    log:
+        log_path(OWN_AE),
+    benchmark:
+        bench_path(OWN_AE)
+
+
+use rule train_ae as train_vae with:
+    output:
+        ae=VAE,
+        metrics=VAE_METRICS,
+    log:
+        log_path(VAE),
+    benchmark:
+        bench_path(VAE)
+    params:
+        cfg=get_cfg("data", "network", "evaluate"),
+        ae=get_ae_settings,
+        kl_weight=config["controls"]["vae_kl_weight"],
+
+
+use rule train_ae as train_own_vae with:
+    output:
+        ae=OWN_VAE,
+        metrics=OWN_VAE_METRICS,
+    log:
+        log_path(OWN_VAE),
+    benchmark:
+        bench_path(OWN_VAE)
+    params:
+        cfg=get_cfg("data", "network", "evaluate"),
+        ae=get_ae_settings,
+        kl_weight=config["controls"]["vae_kl_weight"],

@@ -2,7 +2,7 @@ rule train_ldm:
     """The latent DDPM of one named denoiser on the AE's latents of the sources."""
     input:
         matrix=PARAM_MATRIX,
-        ae=AE,
+        ae=get_ae,
     output:
         ldm=LDM,
         metrics=LDM_METRICS,

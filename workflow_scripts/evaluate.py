@@ -14,7 +14,10 @@ with runtime.output_to(snakemake.log[0]):
         source_predictions=i.source_predictions,
         ae_path=i.ae,
         generated_path=i.generated,
+        vae_path=i.get("vae"),
+        seed=int(snakemake.wildcards.seed),
         out_csv=o.table,
         out_predictions=o.predictions,
+        out_controls=o.controls,
         threads=snakemake.threads,
     )

@@ -12,6 +12,7 @@ with runtime.output_to(snakemake.log[0]):
         layout_path=i.layout,
         ae_path=i.ae,
         generated_path=i.generated,
+        controls_path=i.controls,
         seed=int(snakemake.wildcards.seed),
         out_summary=o.summary,
         out_summary_md=o.md,

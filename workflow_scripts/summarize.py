@@ -11,6 +11,7 @@ with runtime.output_to(snakemake.log[0]):
         out_csv=snakemake.output.csv,
         out_md=snakemake.output.md,
         variant=snakemake.params.variant,
+        resamples=snakemake.params.resamples,
     )
     print(f"Variant {snakemake.params.variant}")
     print(table.to_markdown(index=False, floatfmt=".2f"))

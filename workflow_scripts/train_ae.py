@@ -1,10 +1,12 @@
-"""Rule train_ae -> pdiff.pipeline.train_ae."""
+"""Rules train_ae, train_own_ae, train_vae, train_own_vae -> pdiff.pipeline.train_ae."""
 
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
     pipeline.train_ae(
         snakemake.params.cfg,
+        ae_settings=snakemake.params.ae,
+        kl_weight=snakemake.params.kl_weight,
         data_path=snakemake.input.data,
         base_path=snakemake.input.base,
         matrix_path=snakemake.input.matrix,
