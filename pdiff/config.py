@@ -197,13 +197,13 @@ def _check_ldm(config: dict, name: str) -> None:
     own autoencoder settings, if any, the ae section's."""
     import jsonschema
 
-    preset = config["denoisers"][name]
+    preset, props = config["denoisers"][name], _schema()["properties"]
+    _coerce(preset, {"type": "object", "properties": {**props["ldm"]["properties"], "ae": props["ae"]}})
     sections = {"ldm": {k: v for k, v in preset.items() if k != "ae"}}
     if "ae" in preset:
         sections["ae"] = preset["ae"]
     for section, given in sections.items():
-        schema = _schema()["properties"][section]
-        _coerce(given, {"type": "object", "properties": schema["properties"]})
+        schema = props[section]
         try:
             _validator().evolve(schema=schema).validate(merge(config[section], given))
         except jsonschema.ValidationError as e:

@@ -56,12 +56,13 @@ def control_sets(
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{kind: (normalized parameter rows, latents)} of every control kind: latents fitted to
     the noise-free encodings of the normalized source `rows` by `ae` (or, for vae_prior,
-    drawn from N(0, I)), decoded by `ae` (the VAE's own decoder for vae_prior)."""
-    g = torch.Generator().manual_seed(seed)
+    drawn from N(0, I)), decoded by `ae` (the VAE's own decoder for vae_prior). Each kind
+    draws from its own generator, so that adding a kind leaves the others' sets as they are."""
     ae.eval()
     latents = ae.encode(rows)
     out = {}
     for kind in kinds:
+        g = torch.Generator().manual_seed(seed * len(CONTROLS) + list(CONTROLS).index(kind))
         if kind == "vae_prior":
             if vae is None:
                 raise ValueError("the vae_prior control needs the trained VAE")

@@ -153,16 +153,22 @@ def get_ae_settings(wildcards):
     return {key: settings[key] for key in sorted(settings) if key != "noise"}
 
 
+# The autoencoder's files: (in its noise folder, in its denoiser's folder).
+AE_FILES = {
+    "ae": (AE, OWN_AE),
+    "ae_metrics": (AE_METRICS, OWN_AE_METRICS),
+    "vae": (VAE, OWN_VAE),
+}
+
+
 def get_ae(wildcards, name="ae"):
     """The autoencoder a variant decodes with: its denoiser's own (shared by the denoiser's
-    timesteps variants) or else the one of its noise folder. name="vae": its VAE."""
+    timesteps variants) or else the one of its noise folder. name: a key of AE_FILES."""
     w = dict(wildcards.items())
-    if "denoiser" in w and has_own_ae(config, w["denoiser"]):
-        path = {"ae": OWN_AE, "vae": OWN_VAE}[name]
+    own = "denoiser" in w and has_own_ae(config, w["denoiser"])
+    if own:
         w["denoiser"] = split_denoiser(w["denoiser"])[0]
-    else:
-        path = {"ae": AE, "vae": VAE}[name]
-    return expand(path, **w)[0]
+    return expand(AE_FILES[name][own], **w)[0]
 
 
 def get_vae(wildcards):
@@ -323,16 +329,22 @@ def get_report_targets():
 
 
 def get_main(path):
-    """One artifact of the default variant for every seed (in the order of config seeds)."""
+    """One artifact of the default variant for every seed (in the order of config seeds);
+    a key of AE_FILES: that file of the variant's autoencoder."""
+    if path in AE_FILES:
+        return [get_ae({"seed": s, **get_default_variant()}, path) for s in config["seeds"]]
     return expand(path, seed=config["seeds"], **get_default_variant())
 
 
 def get_final_targets():
     """What `snakemake` builds by default: the main table and every stage's artifact of the
     default variant (listed, so that deleting one reruns it and what follows)."""
-    stages = [BASE, CHECKPOINT_TABLE, PARAM_MATRIX, AE, LDM, GENERATED, EVALUATION]
-    return [MAIN_TABLE, MAIN_TABLE_MD] + expand(
-        stages, seed=config["seeds"], n=config["collect"]["k"], **get_default_variant()
+    stages = [BASE, CHECKPOINT_TABLE, PARAM_MATRIX, LDM, GENERATED, EVALUATION]
+    variant = get_default_variant()
+    return (
+        [MAIN_TABLE, MAIN_TABLE_MD]
+        + expand(stages, seed=config["seeds"], n=config["collect"]["k"], **variant)
+        + get_main("ae")
     )
 
 

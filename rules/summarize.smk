@@ -2,7 +2,7 @@ rule summarize:
     """The main table over seeds, headed by its variant, with the generator's verdict."""
     input:
         evaluations=get_main(EVALUATION),
-        ae_metrics=get_main(AE_METRICS),
+        ae_metrics=get_main("ae_metrics"),
         ldm_metrics=get_main(LDM_METRICS),
     output:
         csv=report(MAIN_TABLE, caption="../report/main_table.rst", category="Main table"),

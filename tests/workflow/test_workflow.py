@@ -109,6 +109,8 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
         "generated": 8,
         "average": 1,
         "rebuilt": 16,
+        "gaussian_coordinate": 8,
+        "gaussian_full": 8,
     }
     preds = load_file(samples / "predictions.safetensors")
     assert preds["generated_predictions"].shape == (8, 1000)

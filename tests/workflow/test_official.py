@@ -1,0 +1,65 @@
+"""The official p-diff generator and every control without diffusion, end to end at tiny size."""
+
+import pandas as pd
+import pytest
+import torch
+from helpers import TINY, snakemake
+from safetensors.torch import load_file
+
+from pdiff.generator import load_autoencoder, load_ldm
+from pdiff.io import load_module
+
+OFFICIAL = [
+    "experiment=tiny_official",
+    "denoiser=paper",
+    # the official autoencoder in the ae section too, so that the VAE control can mirror it
+    "ae={kind: paper, channels: [8, 16], latent_length: 16, steps: 100, log_every: 50, "
+    "overfit_check_steps: 20}",
+    "controls={kinds: [gaussian_coordinate, gaussian_full, vae_prior]}",
+    "ablations={denoiser: [paper]}",
+]
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    run = tmp_path_factory.mktemp("official")
+    out = snakemake(run, "--configfile", str(TINY), "--config", *OFFICIAL)
+    return run / "results" / "tiny_official", out.stdout
+
+
+def test_the_official_generator_trains_its_own_autoencoder_and_samples(official):
+    res, _ = official
+    variant = res / "seed0/last_two_bn/k16/noise-both"
+    own = variant / "ldm-paper"
+    assert load_module(own / "ae.safetensors")[1]["kind"] == "paper"
+    assert not (variant / "ae.safetensors").exists()  # the paper denoiser decodes with its own
+    ldm = load_ldm(own / "ldm.safetensors")
+    assert type(ldm.denoiser).__name__ == "PaperDenoiser" and ldm.latent_shape == (1, 16)
+    assert torch.equal(ldm.latent_std, torch.ones(1, 1))  # raw latents, as the official code
+    generated = load_file(own / "ddpm-100/generated.safetensors")
+    assert generated["params"].shape == (8, 64) and torch.isfinite(generated["params"]).all()
+    assert torch.pdist(generated["params"]).min() > 0
+
+
+def test_every_control_is_a_group_decoded_by_the_same_autoencoder(official):
+    res, stdout = official
+    variant = res / "seed0/last_two_bn/k16"
+    samples = variant / "noise-both/ldm-paper/ddpm-100"
+    evals = pd.read_csv(samples / "evaluation.csv")
+    counts = evals.group.value_counts()
+    assert all(counts[c] == 8 for c in ("gaussian_coordinate", "gaussian_full", "vae_prior"))
+    t = load_file(variant / "param_matrix.safetensors")
+    controls = load_file(samples / "controls.safetensors")
+    ae = load_autoencoder(variant / "noise-both/ldm-paper/ae.safetensors")
+    vae = load_autoencoder(variant / "noise-both/ldm-paper/vae.safetensors")
+    assert vae.variational and not ae.variational
+    for kind, decoder in (("gaussian_coordinate", ae), ("gaussian_full", ae), ("vae_prior", vae)):
+        with torch.no_grad():
+            rows = decoder.decode(controls[f"{kind}_latents"]) * t["std"] + t["mean"]
+        assert torch.allclose(rows, controls[f"{kind}_params"], atol=1e-5), kind
+        assert torch.pdist(rows).min() > 0, kind  # the latent reaches the rows
+    table = pd.read_csv(res / "main_table.csv").set_index("row")
+    assert "control: VAE prior N(0, I), mean" in table.index
+    assert "generated minus best control, mean (points)" in table.index
+    text = (res / "main_table.md").read_text()
+    assert "DIFFUSION" in text and "bootstrap" in text and "DIFFUSION" in stdout
