@@ -186,9 +186,7 @@ class PaperAutoencoder(NoisyAutoencoder):
         chans, pad = (1, *channels), kernel // 2
         self.encoder = nn.Sequential(
             *[
-                nn.Sequential(
-                    nn.Conv1d(a, b, kernel, 2, pad), nn.BatchNorm1d(b), nn.LeakyReLU()
-                )
+                nn.Sequential(nn.Conv1d(a, b, kernel, 2, pad), nn.BatchNorm1d(b), nn.LeakyReLU())
                 for a, b in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
@@ -278,9 +276,9 @@ def train_autoencoder(
     variational AE: its own posterior noise and `kl_weight` times the KL term instead).
 
     `lr_schedule` (LR_SCHEDULES): cosine decays to 0 at the last step, as the official
-    code's CosineAnnealingLR and diffusers' cosine schedule do; bf16 `precision` autocasts on CUDA only. Every `eval_every` steps
-    and at the end, `on_eval(ae)` may return extra metrics (e.g. accuracy of the rebuilt
-    sources) that are logged and kept in the history.
+    code's CosineAnnealingLR and diffusers' cosine schedule do; bf16 `precision` autocasts
+    on CUDA only. Every `eval_every` steps and at the end, `on_eval(ae)` may return extra
+    metrics (e.g. accuracy of the rebuilt sources) that are logged and kept in the history.
     """
     g = torch.Generator().manual_seed(seed)
     ae.to(device).train()

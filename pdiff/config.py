@@ -198,7 +198,8 @@ def _check_ldm(config: dict, name: str) -> None:
     import jsonschema
 
     preset, props = config["denoisers"][name], _schema()["properties"]
-    _coerce(preset, {"type": "object", "properties": {**props["ldm"]["properties"], "ae": props["ae"]}})
+    both = {**props["ldm"]["properties"], "ae": props["ae"]}
+    _coerce(preset, {"type": "object", "properties": both})
     sections = {"ldm": {k: v for k, v in preset.items() if k != "ae"}}
     if "ae" in preset:
         sections["ae"] = preset["ae"]

@@ -40,6 +40,9 @@ def gaussian_full(latents: torch.Tensor, n: int, g: torch.Generator) -> torch.Te
     return draws.view(n, *latents.shape[1:])
 
 
+FITTED = {"gaussian_coordinate": gaussian_coordinate, "gaussian_full": gaussian_full}
+
+
 def prior(latent_shape: tuple[int, ...], n: int, g: torch.Generator) -> torch.Tensor:
     """n latents from N(0, I), a VAE's prior."""
     return torch.randn((n, *latent_shape), generator=g)
@@ -69,8 +72,6 @@ def control_sets(
             z = prior(tuple(vae.latent_shape), n, g)
             out[kind] = (vae.eval().decode(z), z)
         else:
-            z = {"gaussian_coordinate": gaussian_coordinate, "gaussian_full": gaussian_full}[
-                kind
-            ](latents, n, g)
+            z = FITTED[kind](latents, n, g)
             out[kind] = (ae.decode(z), z)
     return out

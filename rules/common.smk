@@ -277,11 +277,7 @@ def get_ablation_evaluations(wildcards):
 
 def get_ablation_labels(wildcards):
     """The axis value of each evaluation table of get_ablation_evaluations."""
-    return [
-        str(value)
-        for value in config["ablations"][wildcards.axis]
-        for _ in config["seeds"]
-    ]
+    return [str(value) for value in config["ablations"][wildcards.axis] for _ in config["seeds"]]
 
 
 def get_ablation_targets():
