@@ -251,14 +251,16 @@ def get_provenance(wildcards):
 
 def get_ablation_variants(axis):
     """(seed, wildcard values) of every variant of one axis, the others at the default. A
-    timesteps value T is the default denoiser retrained with T steps, sampled by ddpm-T."""
+    timesteps value T is the default denoiser retrained with T steps, sampled by ddpm-T (the
+    default's own T: the default variant)."""
 
     def variant(value):
         if axis != "timesteps":
             return {axis: value}
         default = config["denoiser"]
-        same = value == ldm_settings(config, default)["timesteps"]
-        return {"denoiser": default if same else f"{default}-T{value}", "sampler": f"ddpm-{value}"}
+        if value == ldm_settings(config, default)["timesteps"]:
+            return {}
+        return {"denoiser": f"{default}-T{value}", "sampler": f"ddpm-{value}"}
 
     return [
         (seed, {**get_default_variant(), **variant(value)})

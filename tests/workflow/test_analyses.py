@@ -34,11 +34,13 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
         "noise": ["none", "both"],
         "sampler": ["ddpm-100", "ddim-10"],
         "denoiser": ["conv", "transformer"],
+        "timesteps": ["1000"],
     }
     for axis, values in expected.items():
         table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
         assert table[axis].tolist() == ["sources (default)", *values]
         assert table[["best", "mean", "median", "val_chosen"]].notna().all().all()
+        assert table[["control_mean", "control_p5"]].notna().all().all()
         assert (table.best >= table["median"]).all()
         assert (res / "ablations" / f"ablation_{axis}.md").read_text().startswith("|")
         assert Image.open(res / "ablations" / f"ablation_{axis}.png").size[0] > 100
@@ -106,6 +108,8 @@ def test_memorization_outputs(analyses):
         "fine-tuned (3 steps)",
         "average of 4",
         "coordinate Gaussian",
+        "control: gaussian_coordinate",
+        "control: gaussian_full",
     } <= set(groups)
     assert table.max_sim_median.between(0, 1).all()
     # a barely perturbed copy of a source is closer to the sources than an average of them
