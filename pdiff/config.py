@@ -162,15 +162,6 @@ def validate_config(config: dict) -> dict:
                 f"below ldm.beta_end = {ldm['beta_end']}; the noise must grow "
                 "over the timesteps (defaults 0.0001 and 0.02)"
             )
-    if "vae_prior" in config["controls"]["kinds"]:
-        for name in [None, config["denoiser"], *config["ablations"]["denoiser"]]:
-            if ae_settings(config, name)["kind"] != "paper":
-                raise ConfigError(
-                    f"controls.kinds: vae_prior trains the official VAE, which needs "
-                    f"ae.kind: paper, but {'the ae section' if name is None else name} "
-                    f"has ae.kind {ae_settings(config, name)['kind']}; drop vae_prior "
-                    "or use ae.kind: paper"
-                )
     for name in [config["location"], *config["ablations"]["location"]]:
         if name not in config["locations"]:
             raise ConfigError(

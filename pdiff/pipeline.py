@@ -594,10 +594,12 @@ def evaluate(
     with torch.no_grad():
         rebuilt = ae(normalized[picked]) * t["std"] + t["mean"]
     c = cfg["controls"]
+    # The VAE baseline mirrors the official autoencoder; other variants go without it.
+    kinds = [kind for kind in c["kinds"] if kind != "vae_prior" or vae_path]
     controls = control_sets(
         ae,
         normalized,
-        c["kinds"],
+        kinds,
         cfg["generate"]["n"],
         seed,
         vae=load_autoencoder(vae_path) if vae_path else None,

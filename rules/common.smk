@@ -172,8 +172,10 @@ def get_ae(wildcards, name="ae"):
 
 
 def get_vae(wildcards):
-    """{"vae": path} when the vae_prior control is on, else nothing (use with unpack)."""
-    if "vae_prior" not in config["controls"]["kinds"]:
+    """{"vae": path} when the vae_prior control is on and the variant's autoencoder is the
+    official one (the VAE baseline mirrors it), else nothing (use with unpack)."""
+    official = ae_settings(config, wildcards.get("denoiser"))["kind"] == "paper"
+    if "vae_prior" not in config["controls"]["kinds"] or not official:
         return {}
     return {"vae": get_ae(wildcards, "vae")}
 

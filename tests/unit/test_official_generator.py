@@ -152,8 +152,6 @@ def test_timesteps_and_own_autoencoders_in_the_config():
     assert ae_settings(config, "conv")["kind"] == "flat"
     with pytest.raises(ConfigError, match="denoisers.off.ae.kind"):
         validate_config({"denoisers": {**denoisers, "off": {"ae": {"kind": "nope"}}}})
-    with pytest.raises(ConfigError, match="vae_prior"):
-        validate_config({"controls": {"kinds": ["vae_prior"]}})
     assert noise_sigmas({"input_noise": 0.001, "latent_noise": 0.1}, "both-x10") == (
         pytest.approx(0.01),
         pytest.approx(1.0),

@@ -12,9 +12,6 @@ from pdiff.io import load_module
 OFFICIAL = [
     "experiment=tiny_official",
     "denoiser=paper",
-    # the official autoencoder in the ae section too, so that the VAE control can mirror it
-    "ae={kind: paper, channels: [8, 16], latent_length: 16, steps: 100, log_every: 50, "
-    "overfit_check_steps: 20}",
     "controls={kinds: [gaussian_coordinate, gaussian_full, vae_prior]}",
     "ablations={denoiser: [paper]}",
 ]
