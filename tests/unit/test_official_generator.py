@@ -157,3 +157,17 @@ def test_timesteps_and_own_autoencoders_in_the_config():
         pytest.approx(1.0),
     )
     assert noise_sigmas({"input_noise": 0.001, "latent_noise": 0.1}, "latent") == (0.0, 0.1)
+
+
+def test_ablation_rows_carry_the_average_and_each_control():
+    from pdiff.reporting import ablation_table
+
+    rng = np.random.default_rng(0)
+    same = rng.normal(90, 0.2, 50)
+    evals = _evals(same + 1, same)
+    evals = pd.concat([evals, evals[evals.group == "source"].head(1).assign(group="average")])
+    table = ablation_table("denoiser", [("conv", evals)], [evals]).set_index("denoiser")
+    assert table.loc["conv", "gaussian_full"] == pytest.approx(same.mean())
+    assert np.isnan(table.loc["conv", "vae_prior"])  # a control the variant has not
+    assert table.loc["conv", "average"] == pytest.approx(90.0)
+    assert table.loc["conv", "control_p5"] == pytest.approx(np.quantile(same, 0.05))

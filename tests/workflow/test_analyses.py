@@ -40,7 +40,7 @@ def test_ablation_tables_have_a_row_per_variant_below_the_sources(analyses):
         table = pd.read_csv(res / "ablations" / f"ablation_{axis}.csv", dtype={axis: str})
         assert table[axis].tolist() == ["sources (default)", *values]
         assert table[["best", "mean", "median", "val_chosen"]].notna().all().all()
-        assert table[["control_mean", "control_p5"]].notna().all().all()
+        assert table[["average", "gaussian_full", "control_p5"]].notna().all().all()
         assert (table.best >= table["median"]).all()
         assert (res / "ablations" / f"ablation_{axis}.md").read_text().startswith("|")
         assert Image.open(res / "ablations" / f"ablation_{axis}.png").size[0] > 100
