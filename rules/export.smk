@@ -15,7 +15,9 @@ rule export_models:
     conda:
         "../envs/pdiff.yaml"
     params:
-        cfg=get_cfg("data", "network", "export", "collect", "ae", "ldm", "generate"),
+        cfg=get_cfg("data", "network", "export", "collect", "generate"),
+        ae=get_ae_settings,
+        ldm=get_ldm_settings,
         provenance=lambda wildcards: get_provenance(wildcards),
     script:
         "../workflow_scripts/export_models.py"

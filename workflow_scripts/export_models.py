@@ -3,8 +3,9 @@
 from pdiff import pipeline, runtime
 
 with runtime.output_to(snakemake.log[0]):
+    # The variant's own generator settings (its denoiser's, and that denoiser's autoencoder).
     pipeline.export_models(
-        snakemake.params.cfg,
+        {**snakemake.params.cfg, "ae": snakemake.params.ae, "ldm": snakemake.params.ldm},
         data_path=snakemake.input.data,
         base_path=snakemake.input.base,
         matrix_path=snakemake.input.matrix,

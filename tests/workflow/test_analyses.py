@@ -146,3 +146,15 @@ def test_memorization_is_the_default_variant_only_and_the_report_has_every_part(
     html = (run / "report.html").read_text()
     for part in ("main_table.csv", "ablation_k.csv", "memorization.csv", "similarity_by_k.csv"):
         assert part in html, part
+
+
+@pytest.mark.slow
+def test_an_exported_variant_records_its_own_denoiser_settings(analyses):
+    from pdiff.export import read_export
+
+    res, _ = analyses
+    export = res / "seed0/last_two_bn/k16/noise-both/ldm-transformer/ddpm-100/export"
+    snakemake(res.parents[1], str(export.relative_to(res.parents[1])), "--configfile", str(TINY))
+    _, meta = read_export(sorted(export.glob("*.safetensors"))[0])
+    assert meta["config"]["ldm"]["kind"] == "transformer"
+    assert meta["config"]["ae"]["kind"] == "flat"
