@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 from pdiff.callables import is_callable_name
-from pdiff.config import ConfigError
+from pdiff.config import ConfigError, ae_settings
 
 # The config sections the check reads: a config that agrees on them was checked already.
-CHECKED = ("data", "network", "location", "locations", "ablations", "ae")
+CHECKED = ("data", "network", "location", "locations", "ablations", "ae", "denoiser", "denoisers")
 
 # An AE of more parameters than this does not fit memory on a laptop or a GPU (4 bytes each,
 # plus Adam's two moments and the gradient).
@@ -86,7 +86,11 @@ def check_runnable(config: dict, checked: str | Path | None = None) -> None:
             raise ConfigError(
                 f"locations.{location}: {e}. Fix the pattern (glob syntax, e.g. 'bn3.*')"
             ) from None
-        _check_autoencoder(config["ae"], subset, location)
+        # every autoencoder in use: the ae section's and those of denoisers with their own
+        names = [config["denoiser"], *config["ablations"]["denoiser"]]
+        aes = {json.dumps(ae_settings(config, n), sort_keys=True) for n in [None, *names]}
+        for ae in sorted(aes):
+            _check_autoencoder(json.loads(ae), subset, location)
     if marker is not None:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
