@@ -16,6 +16,35 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 SHORT_NAMES = {"fashion_mnist": "fmnist"}
 
 
+# The official p-diff generator, always named `paper` in `denoisers` (a config's own
+# denoisers.paper settings go over it): the official code's U-Net denoiser on raw latents and
+# its own autoencoder, with the settings of NUS-HPC-AI-Lab/Neural-Network-Diffusion,
+# workspace/main/cifar100_resnet18.py (current version): DDPM AdamW 1e-4 with cosine decay
+# over 1,000 steps, AE (OneDimVAE, model/pdiff.py) AdamW 2e-5 with cosine decay over 500
+# steps, batch 50, bf16 autocast on a GPU.
+OFFICIAL_GENERATOR = {
+    "kind": "paper",
+    "latent_norm": "none",
+    "lr": 0.0001,
+    "lr_schedule": "cosine",
+    "steps": 1000,
+    "batch_size": 50,
+    "weight_decay": 0.0,
+    "precision": "bf16",
+    "ae": {
+        "kind": "paper",
+        "channels": [64, 128, 256, 256, 32],
+        "latent_length": 128,
+        "lr": 0.00002,
+        "lr_schedule": "cosine",
+        "steps": 500,
+        "batch_size": 50,
+        "weight_decay": 0.0,
+        "precision": "bf16",
+    },
+}
+
+
 class ConfigError(ValueError):
     """A config does not fit the schema; the message names the key and what is allowed."""
 
@@ -139,6 +168,7 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config key {key}: {e.message} (see {SCHEMA})") from None
     if config["experiment"] is None:
         config["experiment"] = experiment_name(config)
+    config["denoisers"]["paper"] = merge(OFFICIAL_GENERATOR, config["denoisers"].get("paper", {}))
     for name in dict.fromkeys(
         [config["denoiser"], *config["ablations"]["denoiser"], *config["denoisers"]]
     ):

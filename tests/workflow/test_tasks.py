@@ -66,7 +66,9 @@ def test_one_cell_runs_alone_with_three_config_files(tmp_path):
         str(EXPERIMENTS / "tasks" / "cifar100.yaml"),
         str(EXPERIMENTS / "nets" / "resnet18.yaml"),
     ).stdout
-    assert "results/cifar100_resnet18/seed2/last_two_norm/k200/noise-both/ldm-conv/ddpm-1000" in out
+    assert (
+        "results/cifar100_resnet18/seed2/last_two_norm/k200/noise-both/ldm-paper/ddpm-1000" in out
+    )
 
 
 def _is_norm(module):
@@ -116,6 +118,17 @@ SMALL = {  # the paper's settings at a scale this CPU runs in a minute, by confi
     "ldm": {"channels": 16, "blocks": 1, "time_dim": 16, "steps": 30, "log_every": 10},
     "generate": {"n": 4, "sampler": "ddim-5"},
     "evaluate": {"batch_size": 64, "sets_per_batch": 4},
+    # the official generator, narrowed (paper.yaml's default)
+    "denoisers": {
+        "conv": {"kind": "conv"},
+        "transformer": {"kind": "transformer"},
+        "paper": {
+            "layer_channels": [1, 8, 16, 8, 1],
+            "steps": 30,
+            "log_every": 10,
+            "ae": {"channels": [8, 16], "latent_length": 16, "steps": 30, "log_every": 10},
+        },
+    },
 }
 
 
