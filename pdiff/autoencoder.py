@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from pdiff import runtime
+
 
 def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
     conv = (
@@ -288,7 +290,7 @@ def train_autoencoder(
     for step in tqdm(range(1, steps + 1), desc="ae", mininterval=5):
         idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
         x = rows[idx].to(device)
-        with autocast(device, precision):
+        with runtime.autocast(device, precision):
             if ae.variational:
                 loss = _variational_loss(ae, x, input_noise, kl_weight, g)
             else:
@@ -333,12 +335,6 @@ def _variational_loss(ae, x, input_noise, kl_weight, g) -> torch.Tensor:
     z = mu + torch.exp(0.5 * logvar) * _randn_like(mu, g)
     kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp())).flatten(1).sum(1).mean()
     return nn.functional.mse_loss(ae.decode(z).float(), x) + kl_weight * kl
-
-
-def autocast(device: torch.device, precision: str):
-    """bfloat16 autocast on CUDA when asked for; elsewhere fp32 (a CPU run is unchanged)."""
-    enabled = precision == "bf16" and device.type == "cuda"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def autoencoder_config(a: dict, subset, variational: bool = False) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from pdiff.runtime import generator
+
 # Group names in evaluation tables, and their labels in the main table.
 CONTROLS = {
     "gaussian_coordinate": "Gaussian per latent coordinate",
@@ -65,7 +67,7 @@ def control_sets(
     latents = ae.encode(rows)
     out = {}
     for kind in kinds:
-        g = torch.Generator().manual_seed(seed * len(CONTROLS) + list(CONTROLS).index(kind))
+        g = generator(seed * len(CONTROLS) + list(CONTROLS).index(kind))
         if kind == "vae_prior":
             if vae is None:
                 raise ValueError("the vae_prior control needs the trained VAE")

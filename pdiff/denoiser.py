@@ -14,12 +14,13 @@ from torch import nn
 
 
 class _TimeConditioned(nn.Module):
-    """The sinusoidal timestep embedding and its MLP, shared by both denoisers."""
+    """The sinusoidal timestep embedding (`time_dim` values, cos first) and its MLP
+    (Linear-SiLU-Linear to `out_dim` values, default time_dim), shared by every denoiser."""
 
-    def __init__(self, time_dim: int):
+    def __init__(self, time_dim: int, out_dim: int | None = None):
         super().__init__()
         self.time_proj = Timesteps(time_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
-        self.time_embed = TimestepEmbedding(time_dim, time_dim)
+        self.time_embed = TimestepEmbedding(time_dim, out_dim or time_dim)
 
     def embed_time(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         t = t.reshape(-1).expand(len(x)) if t.numel() == 1 else t
@@ -127,7 +128,7 @@ class TransformerDenoiser(_TimeConditioned):
         return self.out(self.norm(h)).transpose(1, 2)
 
 
-class PaperDenoiser(nn.Module):
+class PaperDenoiser(_TimeConditioned):
     """The official p-diff denoiser (`OneDimCNN`, model/denoiser.py of the official code): the
     latent flattened to one channel of length C x L; Conv1d layers (kernel 7) through
     `channels`, each but the last followed by BatchNorm1d + ELU, the encoder half's outputs
@@ -143,11 +144,9 @@ class PaperDenoiser(nn.Module):
         kernel: int = 7,
         frequencies: int = 256,
     ):
-        super().__init__()
+        super().__init__(frequencies, latent_length)
         if channels[0] != 1 or channels[-1] != 1:
             raise ValueError(f"channels {channels} must start and end with 1")
-        self.time_proj = Timesteps(frequencies, flip_sin_to_cos=True, downscale_freq_shift=0)
-        self.time_embed = TimestepEmbedding(frequencies, latent_length)
         half = len(channels) // 2 + 1  # encoder layers, as the official code splits them
         self.skips = half - 2
 
@@ -162,8 +161,7 @@ class PaperDenoiser(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         h = x.reshape(len(x), 1, -1)
-        t = t.reshape(-1).expand(len(x)) if t.numel() == 1 else t
-        temb = self.time_embed(self.time_proj(t).to(h.dtype)).unsqueeze(1)
+        temb = self.embed_time(t, h).unsqueeze(1)
         kept = []
         for i, (conv, norm) in enumerate(self.down):
             h = norm(conv(h + temb))

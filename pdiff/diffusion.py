@@ -85,7 +85,7 @@ def train_denoiser(
     prediction type (bf16 autocast on CUDA when `precision` says so). Returns the denoiser
     to sample from (the EMA of its weights when ema_decay > 0, else the trained one) and the
     loss history."""
-    from pdiff.autoencoder import autocast
+    from pdiff.runtime import autocast
 
     g = torch.Generator().manual_seed(seed)
     denoiser.to(device).train()
