@@ -31,6 +31,7 @@ include: "rules/summarize.smk"
 include: "rules/export.smk"
 include: "rules/ablations.smk"
 include: "rules/memorization.smk"
+include: "rules/nearest_run.smk"
 include: "rules/paper_table.smk"
 
 
@@ -44,6 +45,7 @@ localrules:
     similarity_by_k,
     results_so_far,
     export_models,
+    nearest_run,
 
 
 rule results_so_far:

@@ -198,6 +198,7 @@ def validate_config(config: dict) -> dict:
                 f"location '{name}' is not one of locations: "
                 f"{sorted(config['locations'])}; add it there or fix the name"
             )
+    _check_runs(config)
     timesteps = min(
         ldm_settings(config, name)["timesteps"]
         for name in [config["denoiser"], *config["ablations"]["denoiser"]]
@@ -211,6 +212,34 @@ def validate_config(config: dict) -> dict:
                 "(e.g. ddim-50) or raise ldm.timesteps"
             )
     return config
+
+
+def _check_runs(config: dict) -> None:
+    """Sources from independent runs: K (and every K of the ablation grid) a multiple of
+    collect.runs, none above collect.k (a run's collection is not continued), and alignment
+    only where there are runs to align. The network and the location are checked by
+    pdiff.preflight, which builds the network."""
+    runs, first = config["collect"]["runs"], config["collect"]["k"]
+    aligned = [a for a in [config["align"], *config["ablations"]["align"]] if a != "none"]
+    if runs == 1:
+        if aligned:
+            raise ConfigError(
+                f"align: {aligned[0]} aligns independent runs, but collect.runs is 1; set "
+                "collect.runs to the number of runs (e.g. 4) or align: none"
+            )
+        return
+    if config["checkpoints"]["dir"]:
+        raise ConfigError(
+            "collect.runs > 1 trains the runs' sources, but checkpoints.dir gives your own; "
+            "set collect.runs: 1 (your checkpoints' runs are not known to pdiff)"
+        )
+    for k in dict.fromkeys([first, *config["ablations"]["k"]]):
+        if k % runs or k > first:
+            raise ConfigError(
+                f"K = {k} with collect.runs = {runs}: every K must be a multiple of the runs "
+                f"(K/R checkpoints of each) and at most collect.k = {first} (the first K/R of "
+                "each run's collection); fix collect.k or ablations.k"
+            )
 
 
 def _check_ldm(config: dict, name: str) -> None:
@@ -358,11 +387,17 @@ def describe_variant(config: dict) -> str:
     return (
         f"{config['experiment']}: data {config['data']['name']}, network "
         f"{config['network']['name']}, location {config['location']}, K "
-        f"{config['collect']['k']}, noise {config['ae']['noise']}, {ae['kind']} AE, denoiser "
+        f"{config['collect']['k']}{_runs_text(config)}, noise {config['ae']['noise']}, "
+        f"{ae['kind']} AE, denoiser "
         f"{config['denoiser']} ({ldm['kind']}, latent_norm {ldm['latent_norm']}), sampler "
         f"{config['generate']['sampler']}, "
         f"seeds {', '.join(map(str, config['seeds']))}"
     )
+
+
+def _runs_text(config: dict) -> str:
+    runs = config["collect"]["runs"]
+    return f" from {runs} runs (align {config['align']})" if runs > 1 else ""
 
 
 def layered_config(base: dict, layers: list[str | Path], top: dict | None = None) -> dict:

@@ -19,25 +19,31 @@ def small_cnn(
     image_size: int = 28,
     channels: tuple[int, ...] = (16, 32, 64),
     hidden: int = 64,
+    batchnorm: bool = True,
 ) -> nn.Sequential:
     """Conv-pool-BN-ReLU blocks, then a linear-BN-ReLU layer and a linear head, as one Sequential.
 
     Flat, so that everything before the first generated layer runs once and is shared by
     every evaluated parameter set (pdiff.evaluation). Pooling before BN keeps the per-set
-    work of the default subset (the last two BN layers) small.
+    work of the default subset (the last two BN layers) small. batchnorm=False leaves the
+    BN layers out (the convolutions and the linear layer get biases instead): a network
+    whose parameters are all of its state, for sources from independent runs, whose
+    running statistics would differ (pdiff.alignment).
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     prev, size = in_channels, image_size
     for i, c in enumerate(channels, start=1):
-        layers[f"conv{i}"] = nn.Conv2d(prev, c, 3, padding=1, bias=False)
+        layers[f"conv{i}"] = nn.Conv2d(prev, c, 3, padding=1, bias=not batchnorm)
         layers[f"pool{i}"] = nn.MaxPool2d(2)
-        layers[f"bn{i}"] = nn.BatchNorm2d(c)
+        if batchnorm:
+            layers[f"bn{i}"] = nn.BatchNorm2d(c)
         layers[f"relu{i}"] = nn.ReLU()
         prev, size = c, size // 2
     n = len(channels) + 1
     layers["flatten"] = nn.Flatten()
-    layers["fc"] = nn.Linear(prev * size * size, hidden, bias=False)
-    layers[f"bn{n}"] = nn.BatchNorm1d(hidden)
+    layers["fc"] = nn.Linear(prev * size * size, hidden, bias=not batchnorm)
+    if batchnorm:
+        layers[f"bn{n}"] = nn.BatchNorm1d(hidden)
     layers[f"relu{n}"] = nn.ReLU()
     layers["head"] = nn.Linear(hidden, num_classes)
     return nn.Sequential(layers)

@@ -76,11 +76,24 @@ def prepare_data(cfg: dict, *, out: str) -> None:
 
 
 def train_base(
-    cfg: dict, *, data_path: str, seed: int, out_model: str, out_metrics: str, threads: int = 1
+    cfg: dict,
+    *,
+    data_path: str,
+    seed: int,
+    out_model: str,
+    out_metrics: str,
+    run: int = 0,
+    threads: int = 1,
 ) -> None:
-    """Stage train_base: the whole network, trained normally."""
+    """Stage train_base: the whole network, trained normally; run > 0: the base of another
+    independent run of this seed (collect.runs; its seed pdiff.runs.run_seed)."""
+    from pdiff.runs import run_seed
+
+    seed = run_seed(seed, run)
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("train_base").info
+    if run:
+        log(f"run {run} of collect.runs: seed {seed}")
     splits = data_mod.load_splits(data_path)
     model = configured_network(cfg, splits)
     t = cfg["train_base"]
@@ -114,12 +127,16 @@ def collect_checkpoints(
     out_predictions: str,
     out_state: str,
     earlier: dict | None = None,
+    run_bases: list[str] = (),
     why: str = "",
     threads: int = 1,
 ) -> None:
     """Stage collect_checkpoints: K checkpoints of the subset, one per optimizer step; with
     `earlier` (a shorter collection of the same run) its checkpoints are kept and training
-    continues after them."""
+    continues after them; with `run_bases` (the bases of runs 1 to R-1 of collect.runs),
+    K/R steps from each run's base, run 0's being `base_path`."""
+    from pdiff.runs import run_seed
+
     device = runtime.setup(seed, threads, cfg["device"], cfg["precision"])
     log = runtime.get_logger("collect").info
     splits = data_mod.load_splits(data_path)
@@ -128,6 +145,30 @@ def collect_checkpoints(
     c = cfg["collect"]
     log(f"subset '{location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
     log(f"collecting {k} checkpoints ({why or 'collect.k'})")
+    e = cfg["evaluate"]
+    if run_bases:
+        log(f"from {len(run_bases) + 1} independent runs, {k // (len(run_bases) + 1)} each")
+        training.collect_runs(
+            [model] + [configured_network(cfg, splits, b) for b in run_bases],
+            subset,
+            splits,
+            out_dir,
+            out_csv,
+            out_predictions,
+            out_state,
+            k=k,
+            seeds=[run_seed(seed, r) for r in range(len(run_bases) + 1)],
+            batch_size=c["batch_size"],
+            lr=c["lr"],
+            weight_decay=c["weight_decay"],
+            optimizer=c["optimizer"],
+            device=device,
+            eval_batch=e["batch_size"],
+            eval_sets=e["sets_per_batch"],
+            precision=cfg["precision"],
+            log=log,
+        )
+        return
     training.collect_checkpoints(
         model,
         subset,
@@ -268,20 +309,48 @@ def param_matrix(
     k: int,
     out_matrix: str,
     out_layout: str,
+    table_path: str | None = None,
+    align: str = "none",
 ) -> None:
-    """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and layout."""
+    """Stage param_matrix: the first k checkpoints as a K x D matrix, its statistics and
+    layout. Sources from several runs (a 'run' column in the collection's table): the first
+    K/R of each run, the layout recording each row's run; with align 'weights', each run's
+    rows permuted onto run 0's (pdiff.alignment)."""
+    log = runtime.get_logger("param_matrix").info
     splits = data_mod.load_splits(data_path)
-    subset = _subset(cfg, configured_network(cfg, splits, base_path), location)
+    model = configured_network(cfg, splits, base_path)
+    subset = _subset(cfg, model, location)
     files = sorted(Path(ckpt_dir).glob("*.safetensors"))
     if len(files) < k:
         raise ArtifactError(f"{ckpt_dir}: {len(files)} checkpoints, K={k} asked for")
+    table = load_table(table_path, ("checkpoint",)) if table_path else None
+    runs = None
+    if table is not None and "run" in table and table["run"].nunique() > 1:
+        per_run = k // table["run"].nunique()
+        chosen = table.groupby("run", sort=True).head(per_run)
+        files = [Path(ckpt_dir) / name for name in chosen["checkpoint"]]
+        runs = torch.tensor(chosen["run"].to_numpy())
+    else:
+        files = files[:k]
     rows = []
-    for f in files[:k]:
+    for f in files:
         try:
             rows.append(subset.flatten(load_tensors(f)))
         except (KeyError, ValueError) as e:
             raise ArtifactError(f"{f}: does not match the subset '{location}' ({e})") from e
     matrix = torch.stack(rows)
+    extra = {}
+    if runs is not None:
+        if align == "weights":
+            from pdiff.alignment import align_rows
+
+            before = matrix
+            matrix = align_rows(model, subset, matrix, runs)
+            log(
+                "aligned onto run 0: mean distance between run means "
+                f"{_run_spread(before, runs):.3f} before, {_run_spread(matrix, runs):.3f} after"
+            )
+        extra = {"runs": runs.tolist(), "align": align}
     mean, std = normalization_stats(matrix, subset)
     save_tensors({"matrix": matrix, "mean": mean, "std": std}, out_matrix)
     save_json(
@@ -289,10 +358,18 @@ def param_matrix(
             **subset.to_dict(),
             "location": location,
             "k": k,
-            "checkpoints": [f.name for f in files[:k]],
+            "checkpoints": [f.name for f in files],
+            **extra,
         },
         out_layout,
     )
+
+
+def _run_spread(matrix: torch.Tensor, runs: torch.Tensor) -> float:
+    """Mean L2 distance between the runs' mean rows."""
+    means = torch.stack([matrix[runs == r].mean(0) for r in runs.unique()])
+    d = torch.cdist(means, means)
+    return float(d.sum() / max(len(means) * (len(means) - 1), 1))
 
 
 def _normalized(matrix_path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -583,7 +660,8 @@ def evaluate(
     log = runtime.get_logger("evaluate").info
     splits = data_mod.load_splits(data_path)
     model = configured_network(cfg, splits, base_path)
-    subset = ParameterSubset.from_dict(load_json(layout_path))
+    layout = load_json(layout_path)
+    subset = ParameterSubset.from_dict(layout)
     t = load_tensors(matrix_path)
     sources = t["matrix"]
     k = len(sources)
@@ -604,8 +682,16 @@ def evaluate(
         seed,
         vae=load_autoencoder(vae_path) if vae_path else None,
     )
+    runs = torch.tensor(layout["runs"]) if "runs" in layout else None
+    # Sources from several runs: each run's own weight average beside the one across runs.
+    per_run = (
+        {f"average_run{r}": weight_average(sources[runs == r]) for r in runs.unique().tolist()}
+        if runs is not None
+        else {}
+    )
     groups = {
         "average": weight_average(sources),
+        **per_run,
         "rebuilt": rebuilt,
         "generated": load_tensors(generated_path, check_finite=False)["params"],
         **{kind: rows * t["std"] + t["mean"] for kind, (rows, _) in controls.items()},
@@ -627,8 +713,16 @@ def evaluate(
         e["sets_per_batch"],
         cfg["precision"],
     )
-    ckpts = load_table(checkpoint_csv, ("val_acc", "test_acc")).iloc[:k]
-    src_preds = load_tensors(source_predictions)["test_predictions"][:k].long()
+    # The matrix's rows are these checkpoints of the collection (the first K of one run, or
+    # the first K/R of each run).
+    collection = load_table(checkpoint_csv, ("checkpoint", "val_acc", "test_acc"))
+    where = pd.Index(collection["checkpoint"]).get_indexer(layout["checkpoints"])
+    if (where < 0).any():
+        raise ArtifactError(
+            f"{layout_path}: checkpoints missing from {checkpoint_csv}; rerun param_matrix"
+        )
+    ckpts = collection.iloc[where].reset_index(drop=True)
+    src_preds = load_tensors(source_predictions)["test_predictions"][torch.as_tensor(where)].long()
     frames = [
         pd.DataFrame(
             {
@@ -652,6 +746,27 @@ def evaluate(
         )
         for g, rows in groups.items()
     ]
+    if runs is not None:
+        from pdiff.runs import nearest_runs
+
+        # Each model's nearest run, by normalized parameters and by shared mistakes.
+        labels = splits.labels("test")
+        frames[0] = frames[0].join(
+            nearest_runs(normalized, src_preds, normalized, src_preds, runs, labels)
+        )
+        frames[1:] = [
+            frame.join(
+                nearest_runs(
+                    (rows - t["mean"]) / t["std"],
+                    res[g, "test"][1],
+                    normalized,
+                    src_preds,
+                    runs,
+                    labels,
+                )
+            )
+            for frame, (g, rows) in zip(frames[1:], groups.items(), strict=True)
+        ]
     table = pd.concat(frames, ignore_index=True)
     save_table(table, out_csv)
     save_tensors(
@@ -668,6 +783,38 @@ def evaluate(
             f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
             f"mean {rows.test_acc.mean():.2f}"
         )
+
+
+def nearest_run(evaluation_csv: str, *, out_md: str, out_png: str, title: str = "") -> None:
+    """Stage nearest_run (sources from several runs): per run, its sources, its own weight
+    average, and how many generated and control sets land nearest to it and how well they do
+    (pdiff.runs.run_table), with where each group lands (pdiff.runs.landing); a scatter of
+    accuracy against the distance to the nearest source, coloured by run."""
+    from pdiff.plots import nearest_run_scatter
+    from pdiff.reporting import control_groups
+    from pdiff.runs import BETWEEN_POINTS, NEAR_POINTS, landing, run_table
+
+    evals = load_table(evaluation_csv, (*EVALUATION_COLUMNS, "run", "run_distance"))
+    groups = ["generated", *control_groups(evals)]
+    lands = pd.DataFrame([{"group": g, **landing(evals, g)} for g in groups]).rename(
+        columns={
+            "near": f"% within {NEAR_POINTS:g} points of nearest run's mean",
+            "between": f"% more than {BETWEEN_POINTS:g} points below every run",
+            "agree": "% same nearest run by parameters and predictions",
+        }
+    )
+    text = (
+        "Each run's sources and own weight average; per group, the sets whose nearest source "
+        "(by normalized parameters) is of that run: how many (_n) and their mean test "
+        "accuracy (_mean).\n\n"
+        + run_table(evals, groups).to_markdown(index=False, floatfmt=".2f")
+        + "\n\nWhere each group's sets land among the runs:\n\n"
+        + lands.to_markdown(index=False, floatfmt=".1f")
+        + "\n"
+    )
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(text)
+    nearest_run_scatter(evals, title or "generated models among the runs", out_png)
 
 
 def export_models(
@@ -725,7 +872,13 @@ def summarize(
     """Stage summarize: the main table over seeds (see pdiff.reporting), headed in the
     Markdown by the variant it is of, and below it a warning for every seed on which the
     generator lost to its sources and, per seed, the verdict against the controls."""
-    from pdiff.reporting import diagnostics, diffusion_verdict, generator_verdict, main_table
+    from pdiff.reporting import (
+        diagnostics,
+        diffusion_verdict,
+        generator_verdict,
+        main_table,
+        runs_verdict,
+    )
 
     evals = {seed: load_table(p, EVALUATION_COLUMNS) for seed, p in eval_csvs.items()}
     table = main_table(
@@ -735,7 +888,7 @@ def summarize(
             for seed in eval_csvs
         },
     )
-    verdict = generator_verdict(evals) + diffusion_verdict(evals, resamples)
+    verdict = generator_verdict(evals) + diffusion_verdict(evals, resamples) + runs_verdict(evals)
     save_table(table, out_csv)
     text = (
         (f"Variant {variant}\n\n" if variant else "")

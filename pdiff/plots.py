@@ -88,3 +88,33 @@ def similarity_range_by_k(table: pd.DataFrame, path: str) -> None:
     ax.set_title("range of generated models' max similarity against K")
     ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+def nearest_run_scatter(evals: pd.DataFrame, title: str, path: str) -> None:
+    """Test accuracy against the distance to the nearest source (normalized parameters), a
+    colour per nearest run: generated sets as dots, the controls as crosses, each run's
+    sources' mean as a dashed line of its colour and the weight average across runs as a
+    black one."""
+    from pdiff.controls import CONTROLS
+
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    src = evals[evals["group"] == "source"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run, rows in src.groupby("run"):
+        colour = colours[int(run) % len(colours)]
+        ax.axhline(rows.test_acc.mean(), color=colour, ls="--", lw=0.8)
+        gen = evals[(evals.group == "generated") & (evals.run == run)]
+        ax.scatter(
+            gen.run_distance, gen.test_acc, s=12, color=colour, label=f"generated, run {run}"
+        )
+        ctrl = evals[evals.group.isin(list(CONTROLS)) & (evals.run == run)]
+        ax.scatter(ctrl.run_distance, ctrl.test_acc, s=12, marker="x", color=colour, alpha=0.5)
+    average = evals[evals.group == "average"].test_acc
+    if len(average):
+        ax.axhline(average.iloc[0], color="k", ls=":", lw=1, label="weight average across runs")
+    ax.scatter([], [], marker="x", color="grey", label="controls (colour: nearest run)")
+    ax.set_xlabel("distance to the nearest source (normalized parameters)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    save_figure(fig, path)

@@ -13,7 +13,18 @@ from pdiff.callables import is_callable_name
 from pdiff.config import ConfigError, ae_settings
 
 # The config sections the check reads: a config that agrees on them was checked already.
-CHECKED = ("data", "network", "location", "locations", "ablations", "ae", "denoiser", "denoisers")
+CHECKED = (
+    "data",
+    "network",
+    "location",
+    "locations",
+    "ablations",
+    "ae",
+    "denoiser",
+    "denoisers",
+    "collect",
+    "align",
+)
 
 # An AE of more parameters than this does not fit memory on a laptop or a GPU (4 bytes each,
 # plus Adam's two moments and the gradient).
@@ -61,7 +72,8 @@ def _network(config: dict, shape: tuple[int, int, int]):
 
 def check_runnable(config: dict, checked: str | Path | None = None) -> None:
     """Raise ConfigError naming the key to change when a validated config cannot run: a
-    location's pattern matches no tensor of the network, or the AE cannot take its subset
+    location's pattern matches no tensor of the network, sources from several runs of a
+    subset or of a network with running statistics, or the AE cannot take its subset
     (the denoisers take any latent shape; config validation checks their own settings).
     Skipped for a user's own data set (its shape is known only once it is loaded). With
     `checked` (a folder), a config that passed is remembered there and not built again."""
@@ -91,9 +103,31 @@ def check_runnable(config: dict, checked: str | Path | None = None) -> None:
         aes = {json.dumps(ae_settings(config, n), sort_keys=True) for n in [None, *names]}
         for ae in sorted(aes):
             _check_autoencoder(json.loads(ae), subset, location)
+        if config["collect"]["runs"] > 1:
+            _check_runs(config, model, subset, location)
     if marker is not None:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+
+
+def _check_runs(config: dict, model, subset, location: str) -> None:
+    """Sources from several runs: the location is the whole network, the network has no
+    running statistics, and alignment, where asked, can permute it."""
+    from pdiff.alignment import AlignmentError, permutation_spec
+    from pdiff.runs import check_independent_runs
+
+    runs = config["collect"]["runs"]
+    try:
+        check_independent_runs(model, subset.names)
+    except ValueError as e:
+        raise ConfigError(f"collect.runs = {runs}, location '{location}': {e}") from None
+    if "weights" in [config["align"], *config["ablations"]["align"]]:
+        try:
+            permutation_spec(model)
+        except AlignmentError as e:
+            raise ConfigError(
+                f"align: weights, network '{config['network']['name']}': {e}"
+            ) from None
 
 
 def _check_autoencoder(ae: dict, subset, location: str) -> None:

@@ -179,6 +179,71 @@ def diffusion_verdict(evals_by_seed: dict[int, pd.DataFrame], resamples: int = 2
     return lines
 
 
+def _group_label(group: str) -> str:
+    return f"control: {CONTROLS[group]}" if group in CONTROLS else group
+
+
+def run_rows(evals: pd.DataFrame) -> list[tuple[str, float]]:
+    """Rows of the main table for sources from several runs (pdiff.runs; none otherwise):
+    each run's sources' mean and own weight average, and for the generated sets and each
+    control the share that lands on a run (within NEAR_POINTS of its nearest run's mean)
+    and between the runs (more than BETWEEN_POINTS below every run's mean)."""
+    from pdiff.runs import BETWEEN_POINTS, NEAR_POINTS, has_runs, landing, run_means
+
+    if not has_runs(evals):
+        return []
+    means = run_means(evals)
+    rows = [(f"run {r}: sources mean", means[r]) for r in means.index]
+    rows += [
+        (f"run {r}: weight average of its sources", group_stats(evals, f"average_run{r}")["best"])
+        for r in means.index
+    ]
+    for group in ["generated", *control_groups(evals)]:
+        land = landing(evals, group)
+        rows += [
+            (
+                f"{_group_label(group)}: % within {NEAR_POINTS:g} points of its nearest run",
+                land["near"],
+            ),
+            (
+                f"{_group_label(group)}: % between runs (>{BETWEEN_POINTS:g} points below all)",
+                land["between"],
+            ),
+        ]
+    return rows
+
+
+def runs_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
+    """One line per seed for sources from several runs (none otherwise): the generated mean
+    against the sources' and the cross-run weight average's, and the share of generated sets
+    on a run and between the runs against the control with the most on a run."""
+    from pdiff.runs import BETWEEN_POINTS, NEAR_POINTS, has_runs, landing
+
+    lines = []
+    for seed, df in sorted(evals_by_seed.items()):
+        if not has_runs(df):
+            continue
+        gen = landing(df, "generated")
+        controls = {c: landing(df, c) for c in control_groups(df)}
+        line = (
+            f"RUNS on seed {seed}: generated mean {group_stats(df, 'generated')['mean']:.2f} "
+            f"vs sources mean {group_stats(df, 'source')['mean']:.2f} and the weight average "
+            f"across runs {group_stats(df, 'average')['best']:.2f}; {gen['near']:.0f}% of "
+            f"generated sets within {NEAR_POINTS:g} points of their nearest run's mean, "
+            f"{gen['between']:.0f}% between runs (more than {BETWEEN_POINTS:g} points below "
+            f"every run's mean), nearest run by parameters and by predictions the same for "
+            f"{gen['agree']:.0f}%"
+        )
+        if controls:
+            best = max(controls, key=lambda c: controls[c]["near"])
+            line += (
+                f"; the best control, {CONTROLS[best]}: {controls[best]['near']:.0f}% on a "
+                f"run, {controls[best]['between']:.0f}% between runs"
+            )
+        lines.append(line + ".")
+    return lines
+
+
 def diagnostics(ae_metrics: dict, ldm_metrics: dict) -> dict[str, float]:
     """The numbers of DIAGNOSTIC_ROWS from an AE's and an LDM's metrics files."""
     check = ae_metrics.get("overfit_check") or {}
@@ -194,8 +259,9 @@ def main_table(
     evals_by_seed: dict[int, pd.DataFrame], diagnostics_by_seed: dict[int, dict] | None = None
 ) -> pd.DataFrame:
     """Rows of the paper's main table (plus the honest variant, the AE's ceiling, the controls
-    without diffusion with the generated sets' difference from the best of them, and
-    diagnostics); a column per seed and the mean."""
+    without diffusion with the generated sets' difference from the best of them, for sources
+    from several runs the runs' rows of run_rows, and diagnostics); a column per seed and
+    the mean."""
     controls = control_groups(next(iter(evals_by_seed.values())))
     rows = list(MAIN_ROWS) + [
         (f"control: {CONTROLS[kind]}, {label}", kind, stat)
@@ -206,7 +272,9 @@ def main_table(
     stats = {seed: {g: group_stats(df, g) for g in groups} for seed, df in evals_by_seed.items()}
     differences = [f"generated minus best control, {s} (points)" for s in STATISTICS]
     diag = diagnostics_by_seed or {}
+    runs = {seed: run_rows(df) for seed, df in evals_by_seed.items()}
     names = [name for name, _, _ in rows] + (differences if controls else [])
+    names += [name for name, _ in next(iter(runs.values()))]
     names += [n for n, _ in DIAGNOSTIC_ROWS] if diag else []
     table = pd.DataFrame({"row": names})
     for seed in sorted(stats):
@@ -214,6 +282,7 @@ def main_table(
         if controls:
             comparison = control_comparison(evals_by_seed[seed], resamples=0)
             values += [comparison[s]["difference"] for s in STATISTICS]
+        values += [value for _, value in runs[seed]]
         extra = [diag[seed][key] for _, key in DIAGNOSTIC_ROWS] if diag else []
         table[f"seed {seed}"] = values + extra
     seed_cols = [c for c in table.columns if c.startswith("seed ")]
@@ -253,6 +322,24 @@ def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
 STAT_COLUMNS = ["best", "mean", "median", "p5", "val_chosen", "nonfinite"]
 
 
+def _run_columns(frames: list[pd.DataFrame], group: str) -> dict[str, float]:
+    """For sources from several runs (none otherwise), averaged over seeds: the share of a
+    group's sets on a run and between runs (pdiff.runs.landing), and the largest share on a
+    run of any control."""
+    from pdiff.runs import has_runs, landing
+
+    if not all(has_runs(df) for df in frames):
+        return {}
+    lands = [landing(df, group) for df in frames]
+    controls = [max((landing(df, c)["near"] for c in control_groups(df)), default=np.nan)
+                for df in frames]  # fmt: skip
+    return {
+        "near_run_pct": float(np.mean([x["near"] for x in lands])),
+        "between_runs_pct": float(np.mean([x["between"] for x in lands])),
+        "control_near_run_pct": float(np.mean(controls)),
+    }
+
+
 def ablation_table(
     axis: str, variants: list[tuple[str, pd.DataFrame]], sources: list[pd.DataFrame]
 ) -> pd.DataFrame:
@@ -260,8 +347,8 @@ def ablation_table(
     seeds), below a row for the default experiment's source models. Every row also gives the
     best and mean of its own variant's sources (another location or K has other sources),
     the share of its sets more than 1 and more than 2 points below that mean, the weight
-    average's accuracy, each control's mean (NaN where a variant has not that control) and
-    the best control's 5th percentile."""
+    average's accuracy, each control's mean (NaN where a variant has not that control), the
+    best control's 5th percentile, and for sources from several runs _run_columns."""
 
     def averaged(label, frames, group):
         stats = pd.DataFrame([group_stats(df, group) for df in frames])
@@ -281,6 +368,7 @@ def ablation_table(
                 for kind in CONTROLS
             },
             "control_p5": best_control_p5(frames),
+            **_run_columns(frames, group),
             "seeds": len(frames),
         }
 

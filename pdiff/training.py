@@ -274,6 +274,80 @@ def collect_checkpoints(
     return df
 
 
+def collect_runs(
+    models: list[nn.Module],
+    subset: ParameterSubset,
+    data: Splits,
+    out_dir: str,
+    out_csv: str,
+    out_predictions: str,
+    out_state: str,
+    *,
+    k: int,
+    seeds: list[int],
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    optimizer: str,
+    device: torch.device,
+    eval_batch: int = 1000,
+    eval_sets: int | str = "auto",
+    precision: str = "fp32",
+    log=print,
+) -> pd.DataFrame:
+    """K checkpoints from R independent runs (pdiff.runs): K/R optimizer steps from each
+    run's base network (`models`, trained from `seeds`), saved in run order with each one's
+    run; evaluated with run 0's network, which the whole-network rows overwrite entirely
+    (pdiff.runs.check_independent_runs). The optimizer state saved is the last run's."""
+    from pdiff.runs import check_independent_runs
+
+    for model in models:
+        check_independent_runs(model, subset.names)
+    per_run = k // len(models)
+    end: dict[str, torch.Tensor] = {}
+
+    def steps():
+        for model, seed in zip(models, seeds, strict=True):
+            end.clear()
+            yield from train_subset(
+                model,
+                subset,
+                data,
+                steps=per_run,
+                batch_size=batch_size,
+                lr=lr,
+                weight_decay=weight_decay,
+                optimizer=optimizer,
+                seed=seed,
+                device=device,
+                precision=precision,
+                end_state=end,
+            )
+
+    runs = [r for r in range(len(models)) for _ in range(per_run)]
+    df = save_sources(
+        models[0],
+        subset,
+        data,
+        steps(),
+        k,
+        out_dir,
+        out_csv,
+        out_predictions,
+        device=device,
+        origins=[f"run {r} step {i}" for r in range(len(models)) for i in range(1, per_run + 1)],
+        runs=runs,
+        eval_batch=eval_batch,
+        eval_sets=eval_sets,
+        precision=precision,
+        log=log,
+    )
+    for run, rows in df.groupby("run"):
+        log(f"run {run}: test acc mean {rows.test_acc.mean():.2f} max {rows.test_acc.max():.2f}")
+    save_tensors(end, out_state)
+    return df
+
+
 def save_sources(
     model: nn.Module,
     subset: ParameterSubset,
@@ -286,6 +360,7 @@ def save_sources(
     *,
     device: torch.device,
     origins: list[str] | None = None,
+    runs: list[int] | None = None,
     eval_batch: int = 1000,
     eval_sets: int | str = "auto",
     precision: str = "fp32",
@@ -293,9 +368,9 @@ def save_sources(
     log=print,
 ) -> pd.DataFrame:
     """Save K source checkpoints of the subset (one file each, in order), then evaluate them:
-    validation and test accuracy (CSV, with each one's origin) and test predictions. With
-    `earlier`, its checkpoints come first, copied, with their accuracies and predictions;
-    `checkpoints` yields the rest."""
+    validation and test accuracy (CSV, with each one's origin, and its run where `runs`
+    gives them) and test predictions. With `earlier`, its checkpoints come first, copied,
+    with their accuracies and predictions; `checkpoints` yields the rest."""
     kept = load_table(earlier["table"], ("val_acc", "test_acc")) if earlier else pd.DataFrame()
     rows = []
     with atomic_dir(out_dir) as tmp:
@@ -325,6 +400,7 @@ def save_sources(
         {
             "checkpoint": names,
             "origin": (origins or [f"step {i}" for i in range(1, k + 1)])[len(kept) :],
+            **({"run": runs[len(kept) :]} if runs else {}),
             "val_acc": res["source", "val"][0].tolist() if res else [],
             "test_acc": res["source", "test"][0].tolist() if res else [],
         }

@@ -28,9 +28,11 @@ if config["checkpoints"]["dir"]:
 else:
 
     rule collect_checkpoints:
-        """K checkpoints of the subset, one per training step (a larger K continues a smaller)."""
+        """K checkpoints of the subset, one per training step (a larger K continues a smaller;
+        with collect.runs R, K/R from each run's base)."""
         input:
             unpack(get_earlier_collection),
+            unpack(get_run_bases),
             data=DATA,
             base=BASE,
         output:

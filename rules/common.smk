@@ -43,11 +43,12 @@ def get_main_table(experiment):
 
 
 # Every artifact's path. One experiment lives under RESULTS; its tree follows the wildcards
-# seed / location / k / noise / denoiser / sampler; logs and benchmarks mirror it.
+# seed / location / k (with align) / noise / denoiser / sampler; logs and benchmarks mirror it.
 RESULTS = get_results(config["experiment"])
 RUN = f"{RESULTS}/seed{{seed}}"
 SUBSET = f"{RUN}/{{location}}"
-MATRIX = f"{SUBSET}/k{{k}}"
+# {align} is empty for align: none (the folder stays k<K>) and -align-<method> otherwise.
+MATRIX = f"{SUBSET}/k{{k}}{{align}}"
 MODELS = f"{MATRIX}/noise-{{noise}}"
 DENOISER = f"{MODELS}/ldm-{{denoiser}}"
 SAMPLES = f"{DENOISER}/{{sampler}}"
@@ -57,6 +58,8 @@ BENCH = f"{RESULTS}/benchmarks"
 DATA = f"{RESULTS}/data.safetensors"
 BASE = f"{RUN}/base.safetensors"
 BASE_METRICS = f"{RUN}/base.json"
+# The bases of runs 1 to R-1 of collect.runs (run 0's is BASE).
+RUN_BASE, RUN_BASE_METRICS = f"{RUN}/base-run{{run}}.safetensors", f"{RUN}/base-run{{run}}.json"
 COLLECTION = f"{SUBSET}/collect-{{n}}"
 CHECKPOINTS = f"{COLLECTION}/checkpoints"
 CHECKPOINT_TABLE = f"{COLLECTION}/checkpoints.csv"
@@ -89,18 +92,21 @@ MEMORIZATION_MODELS = f"{MEMORIZATION}_models.csv"
 MEMORIZATION_SIMILARITY = f"{MEMORIZATION}_similarity.safetensors"
 MEMORIZATION_SCATTER = f"{MEMORIZATION}_scatter.png"
 MEMORIZATION_TSNE = f"{MEMORIZATION}_tsne.png"
+NEAREST_RUN_MD, NEAREST_RUN_PNG = f"{SAMPLES}/nearest_run.md", f"{SAMPLES}/nearest_run.png"
 SIMILARITY_BY_K = f"{RESULTS}/memorization/similarity_by_k"
 SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
     f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png")
 )
-AXES = ("k", "location", "noise", "denoiser", "sampler", "timesteps")
+AXES = ("k", "location", "align", "noise", "denoiser", "sampler", "timesteps")
 PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
 EXPERIMENTS = Path(workflow.basedir) / "experiments"
 
 
 wildcard_constraints:
     seed=r"\d+",
+    run=r"[1-9]\d*",
     k=r"\d+",
+    align=r"(-align-[a-z]+)?",
     n=r"\d+",
     location="|".join(config["locations"]),
     noise=r"(none|input|latent|both)(-x[0-9]*\.?[0-9]+)?",
@@ -121,6 +127,28 @@ def bench_path(output):
 
 # Keys that pick the default variant; they are wildcards, not settings a stage reads.
 VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
+# Keys added after results were made, left out of params at their default (which keeps the
+# old behaviour), so that adding them does not rerun every experiment made before.
+ADDED_KEYS = {"collect": {"runs": 1}}
+
+
+def align_folder(align):
+    """The {align} wildcard of an align value: empty for none, else -align-<value>."""
+    return "" if align == "none" else f"-align-{align}"
+
+
+def get_run_bases(wildcards):
+    """{"run_bases": [the bases of runs 1 to R-1]} of collect.runs = R (use with unpack)."""
+    runs = range(1, config["collect"]["runs"])
+    return {"run_bases": expand(RUN_BASE, seed=wildcards.seed, run=runs)} if runs else {}
+
+
+def get_runs_table(wildcards):
+    """{"table": the collection's table} when the sources come from several runs (its run
+    column picks each run's rows), else nothing (use with unpack)."""
+    if config["collect"]["runs"] == 1:
+        return {}
+    return {"table": get_collection(CHECKPOINT_TABLE)(wildcards)}
 
 
 def get_cfg(*sections):
@@ -135,6 +163,9 @@ def get_cfg(*sections):
         value = ordered(config[name])
         if name in VARIANT_KEYS:
             value = {k: v for k, v in value.items() if k not in VARIANT_KEYS[name]}
+        if name in ADDED_KEYS:
+            added = ADDED_KEYS[name]
+            value = {k: v for k, v in value.items() if k not in added or v != added[k]}
         return value
 
     return {name: settings(name) for name in ("device", *sections)}
@@ -239,6 +270,7 @@ def get_default_variant():
     return dict(
         location=config["location"],
         k=config["collect"]["k"],
+        align=align_folder(config["align"]),
         noise=config["ae"]["noise"],
         denoiser=config["denoiser"],
         sampler=config["generate"]["sampler"],
@@ -248,6 +280,8 @@ def get_default_variant():
 def get_provenance(wildcards):
     """What an exported model records of the run that made it."""
     variant = {key: wildcards[key] for key in ("location", "k", "noise", "denoiser", "sampler")}
+    if wildcards.align:
+        variant["align"] = wildcards.align.removeprefix("-align-")
     return {"experiment": config["experiment"], "seed": int(wildcards.seed), "variant": variant}
 
 
@@ -257,6 +291,8 @@ def get_ablation_variants(axis):
     default's own T: the default variant)."""
 
     def variant(value):
+        if axis == "align":
+            return {"align": align_folder(value)}
         if axis != "timesteps":
             return {axis: value}
         default = config["denoiser"]
@@ -285,8 +321,9 @@ def get_ablation_labels(wildcards):
 
 
 def get_ablation_targets():
-    """Every ablation table, its Markdown and its plot."""
-    return expand([ABLATION_CSV, ABLATION_MD, ABLATION_PNG], axis=AXES)
+    """Every ablation table, its Markdown and its plot (alignment only for several runs)."""
+    axes = [a for a in AXES if a != "align" or config["collect"]["runs"] > 1]
+    return expand([ABLATION_CSV, ABLATION_MD, ABLATION_PNG], axis=axes)
 
 
 def get_k_predictions(wildcards=None):
@@ -297,7 +334,9 @@ def get_k_predictions(wildcards=None):
 
 
 def get_memorization_targets():
-    """Every output of `snakemake memorization`: the default variant's, per seed."""
+    """Every output of `snakemake memorization`: the default variant's, per seed (with the
+    nearest-run analysis for sources from several runs)."""
+    runs = [NEAREST_RUN_MD, NEAREST_RUN_PNG] if config["collect"]["runs"] > 1 else []
     return expand(
         [
             MEMORIZATION_CSV,
@@ -305,6 +344,7 @@ def get_memorization_targets():
             MEMORIZATION_MODELS,
             MEMORIZATION_SCATTER,
             MEMORIZATION_TSNE,
+            *runs,
         ],
         seed=config["seeds"],
         **get_default_variant(),

@@ -1,6 +1,8 @@
 rule param_matrix:
-    """The first K checkpoints of the subset as a K x D matrix, its statistics and layout."""
+    """The first K checkpoints of the subset as a K x D matrix, its statistics and layout
+    (from several runs: the first K/R of each, aligned onto run 0 for align: weights)."""
     input:
+        unpack(get_runs_table),
         data=DATA,
         base=BASE,
         checkpoints=get_collection(CHECKPOINTS),

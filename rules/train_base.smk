@@ -44,3 +44,12 @@ else:
             cfg=get_cfg("data", "network", "train_base", "precision"),
         script:
             "../workflow_scripts/train_base.py"
+
+    use rule train_base as train_run_base with:
+        output:
+            model=RUN_BASE,
+            metrics=RUN_BASE_METRICS,
+        log:
+            log_path(RUN_BASE),
+        benchmark:
+            bench_path(RUN_BASE)

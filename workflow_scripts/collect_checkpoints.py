@@ -26,6 +26,7 @@ with runtime.output_to(snakemake.log[0]):
         out_predictions=snakemake.output.predictions,
         out_state=snakemake.output.state,
         earlier=earlier,
+        run_bases=list(i.get("run_bases", [])),
         why=snakemake.params.why,
         threads=snakemake.threads,
     )

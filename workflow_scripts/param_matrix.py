@@ -8,6 +8,8 @@ with runtime.output_to(snakemake.log[0]):
         data_path=snakemake.input.data,
         base_path=snakemake.input.base,
         ckpt_dir=snakemake.input.checkpoints,
+        table_path=snakemake.input.get("table"),
+        align=snakemake.wildcards.align.removeprefix("-align-") or "none",
         location=snakemake.wildcards.location,
         k=int(snakemake.wildcards.k),
         out_matrix=snakemake.output.matrix,

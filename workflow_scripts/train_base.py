@@ -1,4 +1,4 @@
-"""Rule train_base -> pdiff.pipeline.train_base."""
+"""Rules train_base, train_run_base -> pdiff.pipeline.train_base."""
 
 from pdiff import pipeline, runtime
 
@@ -9,5 +9,6 @@ with runtime.output_to(snakemake.log[0]):
         seed=int(snakemake.wildcards.seed),
         out_model=snakemake.output.model,
         out_metrics=snakemake.output.metrics,
+        run=int(snakemake.wildcards.get("run", 0)),
         threads=snakemake.threads,
     )
