@@ -65,7 +65,7 @@ def test_runs_are_collected_aligned_and_placed(tmp_path):
 def test_runs_of_a_subset_or_of_a_network_with_running_statistics_stop_before_any_job(
     tmp_path,
 ):
-    for override in ("location=head", "network={name: small_cnn}"):
+    for override in ("location=head", "network={kwargs: {batchnorm: true}}"):
         proc = snakemake(
             tmp_path, "-n", "--configfile", str(TINY), str(RUNS), "--config", override,
             check=False,
