@@ -235,7 +235,8 @@ def runs_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
             f"{gen['agree']:.0f}%"
         )
         if controls:
-            best = max(controls, key=lambda c: controls[c]["near"])
+            # most on a run, then fewest between runs
+            best = max(controls, key=lambda c: (controls[c]["near"], -controls[c]["between"]))
             line += (
                 f"; the best control, {CONTROLS[best]}: {controls[best]['near']:.0f}% on a "
                 f"run, {controls[best]['between']:.0f}% between runs"
