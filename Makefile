@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test lint format tiny bench report slurm-test clean
+.PHONY: help setup data run test test-extra mutants lint format tiny bench report slurm-test clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,8 +34,14 @@ run: setup ## set up, then run the default experiment (config.yaml) and print th
 tiny: setup ## the tiny experiment of the tests, in about a minute
 	$(SNAKEMAKE) --cores $(CORES) --configfile tests/configs/tiny.yaml
 
-test: setup ## set up, then run the test suite
+test: setup ## set up, then run the test suite (about 6 min on 2 cores)
 	$(BIN)/pytest -q
+
+test-extra: setup ## the two slow end-to-end paths `make test` leaves out (CI runs both)
+	$(BIN)/pytest -q -m extra
+
+mutants: setup ## each science bug of scripts/mutants.py injected into a scratch copy: the suite must fail
+	$(BIN)/python scripts/mutants.py
 
 lint: setup ## ruff, formatting (ruff format, snakefmt) and snakemake --lint; fails on any finding
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from pdiff.alignment import AlignmentError, align_rows, permutation_spec, permut
 from pdiff.config import ConfigError, load_config
 from pdiff.networks import small_cnn
 from pdiff.preflight import check_runnable
+from pdiff.reporting import ablation_table
 from pdiff.runs import check_independent_runs, landing, nearest_runs, run_seed
 from pdiff.subset import ParameterSubset
 
@@ -149,3 +150,9 @@ def test_nearest_runs_and_landing_place_models_among_the_runs():
     # on a run: the first (81 +- 2); the second is 4 below its run (neither); between
     # (below 71 - 5): the third; the NaN set: neither, and no nearest run to agree on
     assert land["near"] == 25.0 and land["between"] == 25.0 and land["agree"] == 75.0
+    # the ablation table's run columns (axis align): the same shares, averaged over seeds
+    evals["val_acc"] = evals.test_acc
+    table = ablation_table("align", [("weights", evals), ("weights", evals)], [evals])
+    row = table.set_index("align").loc["weights"]
+    assert (row.near_run_pct, row.between_runs_pct) == (25.0, 25.0)
+    assert "near_run_pct" in table and table.near_run_pct.iloc[0] == 100.0  # sources: on a run

@@ -133,6 +133,7 @@ SMALL = {  # the paper's settings at a scale this CPU runs in a minute, by confi
 
 
 @pytest.mark.slow
+@pytest.mark.extra  # each architecture's last two norm layers: also the test above, no Snakemake
 def test_a_resnet18_cell_runs_end_to_end_through_the_paper_table(tmp_path):
     write_cifar(tmp_path / "cifar", per_batch=32, test=64)
     small = tmp_path / "small.yaml"

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 import torch
-from helpers import REPO, SNAKEMAKE, TINY, snakemake
+from helpers import CORES, REPO, SNAKEMAKE, TINY, copy_run, snakemake
 from safetensors.torch import load_file
 
 from pdiff.evaluation import accuracy
@@ -19,12 +19,6 @@ from pdiff.runtime import HOLD_ENV
 from pdiff.subset import ParameterSubset
 
 SAMPLES = "results/tiny/seed0/last_two_bn/k16/noise-both/ldm-conv/ddpm-100"
-
-
-def _copy(run, dest):
-    """A run of one's own to change: the shared tiny run stays as it was made."""
-    shutil.copytree(run, dest, symlinks=True, dirs_exist_ok=True)
-    return dest
 
 
 def test_default_config_dry_runs(tmp_path):
@@ -147,6 +141,48 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
 
 
 @pytest.mark.slow
+def test_every_group_is_scored_as_a_plain_loop_over_its_split_scores_it(tiny_run):
+    """evaluation.csv against plain torch, group by group: the weight average is the mean of
+    all K sources, the rebuilt rows are the AE's reconstructions of the sources it names,
+    the generated rows the generate rule's; test_acc on the test split and its labels,
+    val_acc on the validation split."""
+    from pdiff.data import load_splits
+    from pdiff.generator import load_autoencoder
+
+    res = tiny_run / "results/tiny"
+    run = res / "seed0/last_two_bn/k16"
+    evals = pd.read_csv(tiny_run / SAMPLES / "evaluation.csv").set_index(["group", "index"])
+    splits = load_splits(str(res / "data.safetensors"))
+    cfg = {"network": {"name": "small_cnn", "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
+    model = configured_network(cfg, splits, str(res / "seed0/base.safetensors")).eval()
+    subset = ParameterSubset.from_dict(json.loads((run / "layout.json").read_text()))
+    t = load_file(run / "param_matrix.safetensors")
+    picked = load_file(tiny_run / SAMPLES / "predictions.safetensors")["rebuilt_sources"]
+    ae = load_autoencoder(run / "noise-both/ae.safetensors")
+    with torch.no_grad():
+        rebuilt = ae((t["matrix"][picked] - t["mean"]) / t["std"]) * t["std"] + t["mean"]
+    generated = load_file(tiny_run / SAMPLES / "generated.safetensors")["params"]
+    checks = [
+        ("average", 0, t["matrix"].mean(0)),
+        ("rebuilt", int(picked[1]), rebuilt[1]),
+        ("generated", 5, generated[5]),
+    ]
+    for group, index, row in checks:
+        model.load_state_dict(subset.unflatten(row), strict=False)
+        for split in ("test", "val"):
+            with torch.no_grad():
+                preds = model(splits.images(split)).argmax(1)
+            acc = (preds == splits.labels(split)).float().mean().item() * 100
+            assert evals.loc[(group, index), f"{split}_acc"] == pytest.approx(acc, abs=1e-4), (
+                group,
+                split,
+            )
+    # the AE does not rebuild its sources exactly: their rebuilt copies score otherwise
+    source_acc = evals.loc["source"].test_acc.to_numpy()[picked.numpy()]
+    assert (evals.loc["rebuilt"].test_acc.to_numpy() != source_acc).any()
+
+
+@pytest.mark.slow
 def test_tiny_generated_sets_work_like_their_sources_and_are_not_one_point(tiny_run):
     """What a useless generator would fail: decoding to the sources' mean (no spread),
     dropping the latent scale or swapping mean and std (accuracy gone). Measured on the tiny
@@ -169,7 +205,7 @@ def test_tiny_generated_sets_work_like_their_sources_and_are_not_one_point(tiny_
 
 @pytest.mark.slow
 def test_second_run_does_nothing_and_ldm_deletion_reruns_only_what_follows(tiny_run, tmp_path):
-    run = _copy(tiny_run, tmp_path)
+    run = copy_run(tiny_run, tmp_path)
     args = ("--configfile", str(TINY))
     dry = snakemake(run, *args, "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
@@ -196,15 +232,17 @@ def _safetensors(workdir):
 
 @pytest.mark.slow
 def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_path):
-    """A second run from a clean folder, SIGKILLed in the middle of train_ae and resumed:
-    finished rules are not redone, and every safetensors file equals the first run's.
-    train_ae holds (PDIFF_TEST_HOLD) until the kill, so the kill lands inside it."""
+    """A copy of the tiny run whose AE is deleted, SIGKILLed in the middle of train_ae and
+    resumed: finished rules are not redone, and every safetensors file equals the first
+    run's. train_ae holds (PDIFF_TEST_HOLD) until the kill, so the kill lands inside it."""
+    copy_run(tiny_run, tmp_path)
     res = tmp_path / "results" / "tiny"
     ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
+    ae.unlink()
     marker = tmp_path / "train_ae.started"
     env = {**os.environ, HOLD_ENV: f"train_ae:{marker}"}
     proc = subprocess.Popen(
-        [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "2", "--configfile", str(TINY)],
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", CORES, "--configfile", str(TINY)],
         start_new_session=True,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -221,6 +259,7 @@ def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_pat
     before = base.stat().st_mtime_ns
     snakemake(tmp_path, "--configfile", str(TINY), "--unlock")
     out = snakemake(tmp_path, "--configfile", str(TINY))
+    assert "rule train_ae" in out.stdout + out.stderr
     assert "rule train_base" not in out.stdout + out.stderr
     assert base.stat().st_mtime_ns == before
     assert not list(res.rglob("*.tmp"))
@@ -232,6 +271,7 @@ def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.extra  # the whole network at tiny size is also tiny_runs'; this adds the chunked AE
 def test_tiny_whole_network_is_generated_near_its_sources(tmp_path):
     """Every parameter of the tiny network (6,114) generated at once with the chunked AE.
     Measured at this size: sources mean 51.9 (they spread from 62 to 45 over collection),
@@ -257,7 +297,7 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
     import pdiff
     from pdiff.data import load_splits
 
-    run = _copy(tiny_run, tmp_path)
+    run = copy_run(tiny_run, tmp_path)
     snakemake(run, "export", "--configfile", str(TINY), "--config", "export={top: 3}")
     export = run / SAMPLES / "export"
     models = pd.read_csv(export / "models.csv")
@@ -294,9 +334,12 @@ def test_the_main_run_collects_collect_k_and_a_larger_k_extends_it(tiny_run, tmp
     ext = tmp_path / "ext.yaml"
     ext.write_text("experiment: tiny\ncollect: {k: 8}\nablations: {k: [8, 16]}\n")
     args = ("--configfile", str(TINY), str(ext))
+    run = copy_run(tiny_run, tmp_path) / "results/tiny/seed0/last_two_bn"
+    shutil.rmtree(run / "collect-16")  # the tiny run's data and base, not its collection
+    shutil.rmtree(run / "k16")
     plan = snakemake(tmp_path, *args, "-n")
     assert "collect-8/checkpoints.csv" in plan.stdout and "collect-16" not in plan.stdout
-    run = tmp_path / "results/tiny/seed0/last_two_bn"
+    assert "rule train_base" not in plan.stdout
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k8/layout.json"))
     first = {p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()}
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k16/layout.json"))
