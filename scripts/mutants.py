@@ -201,9 +201,10 @@ def run(mutant: Mutant, phases: list[list[str]], timeout: int) -> tuple[str, lis
             except subprocess.TimeoutExpired:
                 return "timed out", [], time.time() - start
             failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, re.M)
-            if proc.returncode == 1:
+            # with -x, pytest-xdist stops the workers and exits 2 after the first failure
+            if proc.returncode == 1 or (proc.returncode == 2 and failed):
                 return "caught", failed, time.time() - start
-            if proc.returncode != 0:  # collection error, interrupted: not a catch
+            if proc.returncode != 0:  # a collection error, an interrupt: not a catch
                 return f"pytest exit {proc.returncode}", failed, time.time() - start
         return "MISSED", [], time.time() - start
 

@@ -63,6 +63,14 @@ class ZeroNoise(torch.nn.Module):
         return torch.zeros_like(x)
 
 
+class Spy(Oracle):
+    """The oracle, recording the steps it is asked about."""
+
+    def forward(self, x, t):
+        self.asked = [*getattr(self, "asked", []), int(t)]
+        return super().forward(x, t)
+
+
 @pytest.mark.parametrize("sampler", ["ddpm-100", "ddim-20"])
 def test_with_the_perfect_denoiser_the_sampler_ends_at_the_data(sampler):
     """The sampler calls the denoiser with the step whose alpha it then uses, and uses its
@@ -70,9 +78,13 @@ def test_with_the_perfect_denoiser_the_sampler_ends_at_the_data(sampler):
     point; a denoiser that predicts zero noise does not."""
     kind, steps = sampler.split("-")
     x0 = torch.randn(2, 8, generator=torch.Generator().manual_seed(3))
-    oracle = Oracle(x0, make_scheduler(kind).alphas_cumprod)
-    x = sample(oracle, make_scheduler(kind), 6, (2, 8), int(steps), seed=0, device=CPU)
+    oracle = Spy(x0, make_scheduler(kind).alphas_cumprod)
+    scheduler = make_scheduler(kind)
+    x = sample(oracle, scheduler, 6, (2, 8), int(steps), seed=0, device=CPU)
     torch.testing.assert_close(x, x0.expand_as(x), atol=1e-3, rtol=0)
+    # asked about each step the scheduler then takes, in order (the last step alone would
+    # land an oracle on x0, so this is what shows a sampler that asks about the wrong step)
+    assert oracle.asked == scheduler.timesteps.tolist()
     zero = sample(ZeroNoise(), make_scheduler(kind), 6, (2, 8), int(steps), seed=0, device=CPU)
     assert (zero - x0).abs().mean() > 0.5
 
