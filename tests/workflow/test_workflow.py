@@ -242,46 +242,35 @@ def test_tiny_generated_sets_work_like_their_sources_and_are_not_one_point(tiny_
     assert 0.25 < to_average < 4, to_average
 
 
-@pytest.mark.slow
-def test_second_run_does_nothing_and_ldm_deletion_reruns_only_what_follows(tiny_run, tmp_path):
-    run = copy_run(tiny_run, tmp_path)
-    args = ("--configfile", str(TINY))
-    dry = snakemake(run, *args, "-n")
-    assert "Nothing to be done" in dry.stdout + dry.stderr
-    ldm = run / "results/tiny/seed0/last_two_bn/k16/noise-both/ldm-conv/ldm.safetensors"
-    generated = run / SAMPLES / "generated.safetensors"
-    before = ldm.read_bytes(), generated.read_bytes()
-    ldm.unlink()
-    proc = snakemake(run, *args, "-n", "--quiet", "rules")
-    out = proc.stdout + proc.stderr
-    rules = {
-        line.split()[0]
-        for line in out.splitlines()
-        if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"
-    }
-    assert rules == {"train_ldm", "generate", "evaluate", "summarize", "all"}
-    snakemake(run, *args)  # and really rerun it, which restores the same bytes
-    assert (ldm.read_bytes(), generated.read_bytes()) == before
-
-
 def _safetensors(workdir):
     res = workdir / "results" / "tiny"
     return {p.relative_to(res): p.read_bytes() for p in sorted(res.rglob("*.safetensors"))}
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_path):
-    """A copy of the tiny run whose AE is deleted, SIGKILLed in the middle of train_ae and
-    resumed: finished rules are not redone, and every safetensors file equals the first
-    run's. train_ae holds (PDIFF_TEST_HOLD) until the kill, so the kill lands inside it."""
+def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(tiny_run, tmp_path):
+    """On a copy of the tiny run: a second run has nothing to do; with the AE deleted, only
+    the AE and what follows it are planned; a run SIGKILLed in the middle of train_ae and
+    resumed redoes no finished rule, and every safetensors file equals the first run's.
+    train_ae holds (PDIFF_TEST_HOLD) until the kill, so the kill lands inside it."""
     copy_run(tiny_run, tmp_path)
+    args = ("--configfile", str(TINY))
+    dry = snakemake(tmp_path, *args, "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
     res = tmp_path / "results" / "tiny"
     ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
     ae.unlink()
+    proc = snakemake(tmp_path, *args, "-n", "--quiet", "rules")
+    rules = {
+        line.split()[0]
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"
+    }
+    assert rules == {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "all"}
     marker = tmp_path / "train_ae.started"
     env = {**os.environ, HOLD_ENV: f"train_ae:{marker}"}
     proc = subprocess.Popen(
-        [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", CORES, "--configfile", str(TINY)],
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", CORES, *args],
         start_new_session=True,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -296,8 +285,8 @@ def test_killed_run_resumes_and_gives_byte_identical_artifacts(tiny_run, tmp_pat
     assert not ae.exists()
     base = res / "seed0/base.safetensors"
     before = base.stat().st_mtime_ns
-    snakemake(tmp_path, "--configfile", str(TINY), "--unlock")
-    out = snakemake(tmp_path, "--configfile", str(TINY))
+    snakemake(tmp_path, *args, "--unlock")
+    out = snakemake(tmp_path, *args)
     assert "rule train_ae" in out.stdout + out.stderr
     assert "rule train_base" not in out.stdout + out.stderr
     assert base.stat().st_mtime_ns == before
