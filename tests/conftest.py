@@ -10,7 +10,7 @@ from pdiff.networks import small_cnn
 from pdiff.subset import ParameterSubset
 
 # pytest-xdist runs one test per core: a test, and every process it starts, computes on one
-# thread (torch's threads on a busy core wait for each other and run ten times slower).
+# thread (torch's threads on a busy core wait for each other: a 1.5 s test took 37 s).
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
 
