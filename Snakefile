@@ -19,16 +19,16 @@ rule all:
         get_final_targets(),
 
 
-include: "rules/data.smk"
+include: "rules/prepare_data.smk"
 include: "rules/train_base.smk"
-include: "rules/collect.smk"
+include: "rules/collect_checkpoints.smk"
 include: "rules/param_matrix.smk"
 include: "rules/train_ae.smk"
 include: "rules/train_ldm.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
 include: "rules/summarize.smk"
-include: "rules/export.smk"
+include: "rules/export_models.smk"
 include: "rules/ablations.smk"
 include: "rules/memorization.smk"
 include: "rules/nearest_run.smk"

@@ -27,7 +27,6 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pdiff import pipeline  # noqa: E402
 from pdiff.config import load_config  # noqa: E402
 from pdiff.data import load_splits  # noqa: E402
 from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference  # noqa: E402
@@ -165,29 +164,31 @@ def bench_sampling(tiny: bool, cfg: dict, art) -> list[dict]:
     if tiny or art is None:
         print("  sampling: needs the default experiment's artifacts (run `make run`); skipped")
         return []
-    from pdiff.io import load_json, load_tensors
+    from pdiff.autoencoder import NoisyAutoencoder
+    from pdiff.generator import TrainedLDM, draw
+    from pdiff.io import load_json
+    from pdiff.matrix import ParameterMatrix
 
     splits = load_splits(str(art["data"]))
     model = configured_network(cfg, splits, str(art["base"])).eval()
     subset = ParameterSubset.from_dict(load_json(art["layout"]))
     x, y = splits.images("test"), splits.labels("test")
-    out, times, accs = Path(tempfile.mkdtemp()), {}, {}
+    times, accs = {}, {}
     for sampler in ("ddpm-1000", "ddim-50"):
         t = time.perf_counter()
-        pipeline.generate(
-            cfg,
-            matrix_path=str(art["matrix"]),
-            ae_path=str(art["ae"]),
-            ldm_path=str(art["ldm"]),
-            sampler=sampler,
+        matrix = ParameterMatrix.load(art["matrix"], art["layout"])
+        sets, _ = draw(
+            NoisyAutoencoder.load(art["ae"]),
+            TrainedLDM.load(art["ldm"]),
+            matrix.mean,
+            matrix.std,
+            n=cfg["generate"]["n"],
             seed=0,
-            out=str(out / f"{sampler}.safetensors"),
-            threads=torch.get_num_threads(),
+            sampler=sampler,
+            device=CPU,
         )
         times[sampler] = time.perf_counter() - t
-        sets = load_tensors(out / f"{sampler}.safetensors")["params"]
         accs[sampler] = accuracy(predict_sets(model, subset, sets, x, CPU), y)
-    shutil.rmtree(out)
     ratio = times["ddpm-1000"] / times["ddim-50"]
     d_best = accs["ddim-50"].max().item() - accs["ddpm-1000"].max().item()
     d_mean = accs["ddim-50"].mean().item() - accs["ddpm-1000"].mean().item()

@@ -1,6 +1,5 @@
 """The analysis stages: tables and plots made from finished runs (the paper table, the
-ablation tables, the memorization baselines, similarity against K), apart from the
-pipeline's stages in pdiff.pipeline."""
+ablation tables, the memorization baselines, similarity against K)."""
 
 from __future__ import annotations
 
@@ -9,11 +8,10 @@ import torch
 
 from pdiff import data as data_mod
 from pdiff import runtime
-from pdiff.evaluation import evaluate_groups, finite_rows
-from pdiff.generator import load_autoencoder
+from pdiff.autoencoder import NoisyAutoencoder
+from pdiff.evaluation import EVALUATION_COLUMNS, evaluate_groups, finite_rows
 from pdiff.io import atomic_path, load_json, load_table, load_tensors, save_table, save_tensors
 from pdiff.networks import configured_network
-from pdiff.pipeline import EVALUATION_COLUMNS
 from pdiff.subset import ParameterSubset
 
 
@@ -171,7 +169,7 @@ def memorization_baselines(
     }
     save_tensors(sim, out_similarity)
     similarity_scatter(models, out_scatter)
-    ae = load_autoencoder(ae_path)
+    ae = NoisyAutoencoder.load(ae_path)
     noisy = f"noise x{m['tsne_noise']} std"
     with torch.no_grad():
         latents = {

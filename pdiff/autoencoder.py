@@ -5,6 +5,10 @@ model/pdiff.py of NUS-HPC-AI-Lab/Neural-Network-Diffusion), `ParameterAutoencode
 pdiff's own smaller flat design (the row as one sequence; its linear layer grows with D), and
 `ChunkedParameterAutoencoder` reads per-tensor chunks of a fixed length (later work's design;
 memory grows linearly with D, for whole networks).
+
+pdiff's own sizes have no defaults here: the config's come from pdiff/config.schema.yaml, the
+one place defaults live (autoencoder_config maps them); the official design's defaults are
+the official code's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pdiff import runtime
+from pdiff.io import load_module, save_module
 
 
 def _block(cin: int, cout: int, transpose: bool) -> nn.Sequential:
@@ -35,6 +40,19 @@ class NoisyAutoencoder(nn.Module):
     N(0, I) samples is meaningful (the official code's VAE baseline)."""
 
     variational = False
+    config: dict  # what rebuilds it ({"kind": ..., **constructor arguments}), set when built
+
+    def save(self, path) -> None:
+        """Weights and the config that rebuilds them, in one safetensors file."""
+        save_module(self, self.config, path)
+
+    @staticmethod
+    def load(path) -> NoisyAutoencoder:
+        """A trained autoencoder from `save`'s file, in eval mode."""
+        state, conf = load_module(path)
+        ae = build_autoencoder(conf)
+        ae.load_state_dict(state)
+        return ae.eval()
 
     def forward(
         self,
@@ -62,9 +80,9 @@ class ParameterAutoencoder(NoisyAutoencoder):
     def __init__(
         self,
         dim: int,
-        channels: tuple[int, ...] = (64, 128, 256, 256),
-        latent_channels: int = 4,
-        latent_length: int = 16,
+        channels: tuple[int, ...],
+        latent_channels: int,
+        latent_length: int,
     ):
         super().__init__()
         self.dim = dim
@@ -107,9 +125,9 @@ class ChunkedParameterAutoencoder(NoisyAutoencoder):
     def __init__(
         self,
         sizes: list[int],
-        chunk: int = 256,
-        channels: tuple[int, ...] = (64, 64),
-        latent_channels: int = 4,
+        chunk: int,
+        channels: tuple[int, ...],
+        latent_channels: int,
     ):
         super().__init__()
         self.dim = sum(sizes)
@@ -244,9 +262,11 @@ AUTOENCODERS = {
 
 
 def build_autoencoder(conf: dict) -> NoisyAutoencoder:
-    """An autoencoder from its stored config ({"kind": ..., **constructor arguments})."""
-    conf = dict(conf)
-    return AUTOENCODERS[conf.pop("kind", "flat")](**conf)
+    """An autoencoder from its config ({"kind": ..., **constructor arguments})."""
+    args = dict(conf)
+    ae = AUTOENCODERS[args.pop("kind", "flat")](**args)
+    ae.config = dict(conf)
+    return ae
 
 
 def _randn_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -414,3 +434,117 @@ def overfit_check(
         "max_abs_error_normalized": (rebuilt - row).abs().max().item(),
         "passed": bool(rebuilt_acc >= source_acc - tolerance),
     }
+
+
+def noise_sigmas(a: dict, noise: str) -> tuple[float, float]:
+    """(sigma_v, sigma_z) of a noise wildcard: none | input | latent | both, with an optional
+    -xF that scales both (both-x10: the official ablation's ten times larger noises)."""
+    kind, _, factor = noise.partition("-x")
+    scale = float(factor) if factor else 1.0
+    sigma_v = a["input_noise"] * scale if kind in ("input", "both") else 0.0
+    sigma_z = a["latent_noise"] * scale if kind in ("latent", "both") else 0.0
+    return sigma_v, sigma_z
+
+
+def fit_autoencoder(
+    matrix,
+    a: dict,
+    noise: str,
+    val_accuracy,
+    *,
+    rebuilt: torch.Tensor,
+    kl_weight: float = 0.0,
+    seed: int,
+    device: torch.device,
+    log=print,
+) -> tuple[NoisyAutoencoder, dict]:
+    """The parameter autoencoder of ae settings `a` trained on a ParameterMatrix with the
+    noises of `noise`, after the overfit check (a.overfit_check: error | warn | off); with a
+    `kl_weight`, the same autoencoder as a VAE (controls.vae_kl_weight), for the vae_prior
+    control. `val_accuracy` scores parameter rows (pdiff.evaluation.Scorer); the sources of
+    index `rebuilt` are passed through the AE every a.eval_every steps and scored.
+    Returns the AE and its metrics."""
+    variational = kl_weight > 0
+    sigma_v, sigma_z = noise_sigmas(a, noise)
+    rows = matrix.normalized
+    sources = matrix.denormalize(rows[rebuilt])  # as the rebuilt rows are, through normalization
+    source_acc = val_accuracy(sources).mean().item()
+    log(f"sources: mean val acc {source_acc:.3f} ({len(rebuilt)} evenly spaced)")
+
+    def rebuilt_accuracy(ae):
+        with torch.no_grad():
+            back = matrix.denormalize(ae(rows[rebuilt].to(device)).cpu())
+        return {
+            "rebuilt_val_acc_mean": val_accuracy(back).mean().item(),
+            "source_val_acc_mean": source_acc,
+            "rebuilt_max_abs_error": (back - sources).abs().max().item(),
+        }
+
+    conf = autoencoder_config(a, matrix.subset, variational)
+    check = {}
+    if a["overfit_check"] != "off" and not variational:
+        check = overfit_check(
+            conf,
+            rows[:1],
+            lambda row: val_accuracy(matrix.denormalize(row)).item(),
+            steps=a["overfit_check_steps"],
+            lr=a["lr"],
+            tolerance=a["overfit_tolerance"],
+            seed=seed,
+            device=device,
+        )
+        log(
+            f"overfit check: one source rebuilt after {check['steps']} steps: val acc "
+            f"{check['rebuilt_val_acc']:.2f} vs {check['source_val_acc']:.2f}"
+        )
+        if not check["passed"]:
+            if a["overfit_check"] == "error":
+                raise AutoencoderCheckError(overfit_message(check, a))
+            log("WARNING: " + overfit_message(check, a))
+    ae = build_autoencoder(conf)
+    log(
+        f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}"
+        f"{' x batch latent std' if a['relative_latent_noise'] else ''}; "
+        f"D={matrix.subset.dim}, {a['kind']} AE with "
+        f"{sum(p.numel() for p in ae.parameters())} parameters, latent {tuple(ae.latent_shape)}"
+    )
+    history = train_autoencoder(
+        ae,
+        rows,
+        steps=a["steps"],
+        batch_size=a["batch_size"],
+        lr=a["lr"],
+        weight_decay=a["weight_decay"],
+        input_noise=sigma_v,
+        latent_noise=sigma_z,
+        seed=seed,
+        device=device,
+        lr_schedule=a["lr_schedule"],
+        relative_latent_noise=a["relative_latent_noise"],
+        kl_weight=kl_weight,
+        precision=a["precision"],
+        log=log,
+        log_every=a["log_every"],
+        eval_every=a["eval_every"],
+        on_eval=rebuilt_accuracy,
+    )
+    metrics = {
+        "noise": noise,
+        "input_noise": sigma_v,
+        "latent_noise": sigma_z,
+        "overfit_check": check,
+        "history": history,
+    }
+    return ae, metrics
+
+
+def overfit_message(check: dict, a: dict) -> str:
+    return (
+        f"the autoencoder cannot overfit a single checkpoint: trained on source 0 "
+        f"alone for {check['steps']} steps, its rebuilt copy scores "
+        f"{check['rebuilt_val_acc']:.2f}% validation accuracy against the source's "
+        f"{check['source_val_acc']:.2f}% (tolerance {a['overfit_tolerance']} points). "
+        f"Generated models can be no better than what the AE rebuilds. Fix: raise "
+        f"ae.overfit_check_steps or ae.lr, widen ae.channels or the latent, or use "
+        f"ae.kind: chunked for a large subset (ae.overfit_check: warn only warns)."
+    )

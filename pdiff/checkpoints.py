@@ -83,3 +83,51 @@ def differing_outside(
         for n, t in state.items()
         if n not in subset_names and n in base and not torch.equal(t, base[n])
     ]
+
+
+def base_state(model, path: Path, network: str) -> dict[str, torch.Tensor]:
+    """The network's full weights from one of your checkpoints, checked to be complete and to
+    fit the network; loaded into `model`."""
+    state = load_checkpoint(path)
+    missing = [n for n in model.state_dict() if n not in state]
+    if missing:
+        raise ArtifactError(
+            f"{path}: lacks {len(missing)} of the network's tensors ({missing[:5]}...); the "
+            f"base weights must be complete: set checkpoints.base to the full weights the "
+            f"checkpoints were trained from"
+        )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: does not fit network '{network}' ({e})") from e
+    return state
+
+
+def first_checkpoints(folder: str, k: int) -> list[Path]:
+    """The first K checkpoint files of your folder (name order)."""
+    files = list_checkpoints(folder)
+    if len(files) < k:
+        raise ArtifactError(
+            f"{folder}: {len(files)} checkpoints, but K={k} is asked for; lower collect.k "
+            f"(and ablations.k) to at most {len(files)}"
+        )
+    return files[:k]
+
+
+def subset_sources(
+    files: list[Path], subset, location: str, base: dict[str, torch.Tensor], differ: list
+):
+    """The subset's tensors of each checkpoint file, one dict per file, each checked against
+    the first's names and shapes and against the subset; the names of those that differ
+    from the base outside the subset go to `differ`."""
+    first = load_checkpoint(files[0])
+    for f in files:
+        state = first if f == files[0] else load_checkpoint(f)
+        check_like(f, state, first, files[0])
+        try:
+            subset.flatten(state)
+        except (KeyError, ValueError) as e:
+            raise ArtifactError(f"{f}: does not match the subset '{location}' ({e})") from e
+        if differing_outside(state, base, subset.names):
+            differ.append(f.name)
+        yield {n: state[n] for n in subset.names}

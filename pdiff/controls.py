@@ -22,6 +22,12 @@ CONTROLS = {
 }
 
 
+def control_groups(evals) -> list[str]:
+    """The control groups an evaluation table holds, in CONTROLS order."""
+    present = set(evals["group"])
+    return [kind for kind in CONTROLS if kind in present]
+
+
 def gaussian_coordinate(latents: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
     """n latents, each value drawn independently from N(mean, std) of that value over the
     source latents."""

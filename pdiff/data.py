@@ -259,3 +259,21 @@ def load_splits(path: str) -> Splits:
     spec = DATASETS.get(meta.get("dataset"), {})
     meta = {"storage": "uint8", "mean": spec.get("mean"), "std": spec.get("std"), **meta}
     return Splits(tensors, meta)
+
+
+def prepare(d: dict, out: str) -> None:
+    """prepare_data with the config's data section."""
+    prepare_data(
+        d["name"],
+        out,
+        root=d["root"],
+        cache=d["cache"],
+        download=d["download"],
+        train_size=d["train_size"],
+        val_size=d["val_size"],
+        test_size=d["test_size"],
+        seed=d["split_seed"],
+        image_size=d["image_size"],
+        num_classes=d["num_classes"],
+        checksums=d["checksums"],
+    )

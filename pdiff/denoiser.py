@@ -4,6 +4,8 @@ conv U-Net (`PaperDenoiser`), pdiff's own 1-D conv residual network over latent 
 later work does for whole networks).
 
 All take and return (B, C, L) latents; `build_denoiser` makes one from its stored config.
+pdiff's own sizes have no defaults here: the config's come from pdiff/config.schema.yaml, the
+one place defaults live (denoiser_config maps them); `PaperDenoiser`'s are the official code's.
 """
 
 from __future__ import annotations
@@ -50,9 +52,7 @@ class LatentDenoiser(_TimeConditioned):
     """1-D conv residual blocks along the latent length, the latent's C values per position
     as channels, one time embedding per block broadcast over positions (pdiff's own)."""
 
-    def __init__(
-        self, latent_channels: int, channels: int = 128, blocks: int = 4, time_dim: int = 128
-    ):
+    def __init__(self, latent_channels: int, channels: int, blocks: int, time_dim: int):
         super().__init__(time_dim)
         self.inp = nn.Conv1d(latent_channels, channels, 3, padding=1)
         self.blocks = nn.ModuleList([ResBlock1d(channels, time_dim) for _ in range(blocks)])
@@ -106,10 +106,10 @@ class TransformerDenoiser(_TimeConditioned):
         self,
         latent_channels: int,
         latent_length: int,
-        width: int = 128,
-        blocks: int = 4,
-        heads: int = 4,
-        time_dim: int = 128,
+        width: int,
+        blocks: int,
+        heads: int,
+        time_dim: int,
     ):
         super().__init__(time_dim)
         self.inp = nn.Linear(latent_channels, width)

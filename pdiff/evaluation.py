@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from pdiff.io import ArtifactError
 from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
+
+# What every evaluation table holds (a row per model).
+EVALUATION_COLUMNS = ("group", "index", "finite", "val_acc", "test_acc")
 
 
 def split_network(model: nn.Module, subset: ParameterSubset) -> tuple[nn.Module, nn.Module]:
@@ -208,3 +213,166 @@ def rebuilt_index(k: int, n: int) -> torch.Tensor:
     """Indices of n evenly spaced sources of K (all of them when K <= n): the sources passed
     through the AE to measure what the decoder can reach, at a cost that does not grow with K."""
     return torch.linspace(0, k - 1, min(k, n)).round().long().unique()
+
+
+class Scorer:
+    """Accuracy (percent) of parameter rows of a subset on one split of images; the features
+    of the network's shared prefix are computed once, when the scorer is made."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        subset: ParameterSubset,
+        x,
+        y: torch.Tensor,
+        device: torch.device,
+        batch_size: int = 1000,
+        sets_per_batch: int | str = "auto",
+        precision: str = "fp32",
+    ):
+        self.model, self.subset, self.x, self.y = model.eval(), subset, x, y
+        self.device, self.batch_size, self.sets_per_batch = device, batch_size, sets_per_batch
+        self.precision = precision
+        prefix, _ = split_network(self.model, subset)
+        self.features = features(prefix, x, batch_size, device, precision)
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        preds = predict_sets(
+            self.model,
+            self.subset,
+            rows,
+            self.x,
+            self.device,
+            self.batch_size,
+            self.sets_per_batch,
+            prefix_features=self.features,
+            precision=self.precision,
+        )
+        return accuracy(preds, self.y)
+
+
+def evaluate_variant(
+    model: nn.Module,
+    splits,
+    matrix,
+    ae,
+    generated: torch.Tensor,
+    collection: pd.DataFrame,
+    source_predictions: torch.Tensor,
+    *,
+    controls: list[str],
+    n: int,
+    rebuilt: int,
+    seed: int,
+    device: torch.device,
+    vae=None,
+    batch_size: int = 1000,
+    sets_per_batch: int | str = "auto",
+    precision: str = "fp32",
+    log=print,
+) -> tuple[pd.DataFrame, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Every group of one variant, scored on validation and test: the K sources (their
+    accuracies and test predictions from the `collection`'s table, rows by the matrix's
+    checkpoints), their weight average (and each run's, for sources of several runs), `rebuilt`
+    evenly spaced sources passed through the AE (what the decoder can reach at best), the
+    generated sets and the `controls` without diffusion (n sets each, pdiff.controls).
+
+    Returns the evaluation table (EVALUATION_COLUMNS, with each model's nearest run for
+    sources of several runs), the test predictions and the controls' rows and latents."""
+    from pdiff.controls import control_sets
+
+    picked = rebuilt_index(matrix.k, rebuilt)
+    normalized = matrix.normalized
+    with torch.no_grad():
+        rebuilt_rows = matrix.denormalize(ae(normalized[picked]))
+    drawn = control_sets(ae, normalized, controls, n, seed, vae=vae)
+    runs = matrix.run_index()
+    # Sources from several runs: each run's own weight average beside the one across runs.
+    per_run = (
+        {f"average_run{r}": weight_average(matrix.rows[runs == r]) for r in runs.unique().tolist()}
+        if runs is not None
+        else {}
+    )
+    groups = {
+        "average": weight_average(matrix.rows),
+        **per_run,
+        "rebuilt": rebuilt_rows,
+        "generated": generated,
+        **{kind: matrix.denormalize(rows) for kind, (rows, _) in drawn.items()},
+    }
+    res = evaluate_groups(
+        model,
+        matrix.subset,
+        groups,
+        {s: (splits.images(s), splits.labels(s)) for s in ("val", "test")},
+        device,
+        batch_size,
+        sets_per_batch,
+        precision,
+    )
+    where = pd.Index(collection["checkpoint"]).get_indexer(matrix.checkpoints)
+    if (where < 0).any():
+        raise ArtifactError(
+            "the parameter matrix's checkpoints are missing from the collection's table; "
+            "rerun param_matrix (delete the matrix and rerun snakemake)"
+        )
+    ckpts = collection.iloc[where].reset_index(drop=True)
+    src_preds = source_predictions[torch.as_tensor(where)].long()
+    frames = [
+        pd.DataFrame(
+            {
+                "group": "source",
+                "index": range(matrix.k),
+                "finite": True,
+                "val_acc": ckpts.val_acc,
+                "test_acc": ckpts.test_acc,
+            }
+        )
+    ]
+    frames += [
+        pd.DataFrame(
+            {
+                "group": g,
+                "index": picked.tolist() if g == "rebuilt" else range(len(rows)),
+                "finite": finite_rows(rows).tolist(),
+                "val_acc": res[g, "val"][0].tolist(),
+                "test_acc": res[g, "test"][0].tolist(),
+            }
+        )
+        for g, rows in groups.items()
+    ]
+    if runs is not None:
+        from pdiff.runs import nearest_runs
+
+        # Each model's nearest run, by normalized parameters and by shared mistakes.
+        labels = splits.labels("test")
+        frames = [
+            frame.join(
+                nearest_runs(
+                    (rows - matrix.mean) / matrix.std, preds, normalized, src_preds, runs, labels
+                )
+            )
+            for frame, rows, preds in zip(
+                frames,
+                [matrix.rows, *groups.values()],
+                [src_preds, *(res[g, "test"][1] for g in groups)],
+                strict=True,
+            )
+        ]
+    table = pd.concat(frames, ignore_index=True)
+    predictions = {
+        "source_predictions": src_preds,
+        "rebuilt_sources": picked,
+        **{f"{g}_predictions": res[g, "test"][1] for g in groups},
+        "test_labels": splits.labels("test"),
+    }
+    controls_out = {
+        **{f"{kind}_params": groups[kind] for kind in drawn},
+        **{f"{kind}_latents": z for kind, (_, z) in drawn.items()},
+    }
+    for group, rows in table.groupby("group", sort=False):
+        log(
+            f"{group}: n={len(rows)} test acc max {rows.test_acc.max():.2f} "
+            f"mean {rows.test_acc.mean():.2f}"
+        )
+    return table, predictions, controls_out

@@ -44,9 +44,11 @@ def write_models(
     network: dict,
     provenance: dict,
     out_dir: str | Path,
+    generator=None,
 ) -> pd.DataFrame:
     """Write each chosen generated set as a complete state dict (`base` with the set in its
-    subset) with its metadata, a models.csv and a model card, all at once in `out_dir`."""
+    subset) with its metadata, a models.csv and a model card, all at once in `out_dir`; and
+    the `generator` that made them (a ParameterGenerator) in its `generator` folder."""
     index = torch.tensor(chosen["index"].tolist(), dtype=torch.long)
     sim = max_similarity(
         wrong_prediction_iou(generated_predictions[index], source_predictions, labels)
@@ -77,6 +79,8 @@ def write_models(
             save_tensors(state, tmp / record["file"], metadata=meta)
         table.to_csv(tmp / "models.csv", index=False)
         (tmp / "README.md").write_text(model_card(table, network, provenance))
+        if generator is not None:
+            generator.save(tmp / "generator")
     return table
 
 
@@ -106,6 +110,13 @@ net.load_state_dict(load_file("{first}"), strict=True)
 
 Each file's metadata (`safetensors.safe_open(path, "pt").metadata()["pdiff"]`, JSON) holds the
 experiment, variant, seed, accuracies, similarity, network and the config of the run.
+
+More models from the same generator (the `generator` folder, self-contained):
+
+```python
+gen = pdiff.ParameterGenerator.load("generator")
+models = gen.modules(gen.sample(10, seed=1))
+```
 """
 
 

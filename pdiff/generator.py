@@ -2,28 +2,35 @@
 one variant and turn them into complete networks.
 
     from pdiff import ParameterGenerator
-    gen = ParameterGenerator.from_results(
-        "results/fmnist_small_cnn/seed0/last_two_bn/k200/noise-both/ldm-conv",
-        config="config.yaml")
+    gen = ParameterGenerator.load(
+        "results/fmnist_small_cnn/seed0/last_two_bn/k200/noise-both/ldm-conv/ddpm-1000/export/generator")
     rows = gen.sample(1000, seed=1, sampler="ddim-50")   # (1000, D) parameter rows
     models = gen.modules(rows[:10])                       # networks ready for evaluation
 
-The `generate` stage samples through the same code, so the same seed and sampler give the
-rows of its `generated.safetensors`.
+`snakemake export` writes that folder (ParameterGenerator.save); it needs nothing else. The
+`generate` stage samples through the same code (`draw`), so the same seed and sampler give
+the rows of its `generated.safetensors`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from pdiff.autoencoder import NoisyAutoencoder, build_autoencoder
-from pdiff.config import ConfigError, merge, read_yaml, validate_config
+from pdiff.autoencoder import NoisyAutoencoder
 from pdiff.data import data_shape
-from pdiff.io import ArtifactError, load_json, load_module, load_tensors
+from pdiff.io import (
+    ArtifactError,
+    atomic_dir,
+    load_json,
+    load_module,
+    load_tensors,
+    save_json,
+    save_tensors,
+)
 from pdiff.networks import build_network
 from pdiff.subset import ParameterSubset
 
@@ -53,14 +60,6 @@ def scheduler(ldm: dict, kind: str = "ddpm"):
     )
 
 
-def load_autoencoder(path: str | Path) -> NoisyAutoencoder:
-    """A trained parameter autoencoder (`ae.safetensors`), in eval mode."""
-    state, conf = load_module(path)
-    ae = build_autoencoder(conf)
-    ae.load_state_dict(state)
-    return ae.eval()
-
-
 SCHEDULE_KEYS = (
     "timesteps",
     "beta_start",
@@ -74,30 +73,91 @@ SCHEDULE_KEYS = (
 @dataclass
 class TrainedLDM:
     """A trained latent denoiser with what sampling needs: the latent shape, the scale of
-    the latents it was trained on, and its noise schedule (ldm settings)."""
+    the latents it was trained on, and its noise schedule (ldm settings). Its file: the
+    denoiser's weights with `latent_mean` and `latent_std`, and in the metadata the
+    denoiser's config with the latent shape and the schedule."""
 
     denoiser: nn.Module
     latent_shape: tuple[int, ...]
     latent_mean: torch.Tensor
     latent_std: torch.Tensor
     schedule: dict
+    config: dict = field(default_factory=dict)  # the denoiser's (pdiff.denoiser.build_denoiser)
 
-
-def load_ldm(path: str | Path) -> TrainedLDM:
-    """A trained latent denoiser (`ldm.safetensors`), in eval mode."""
-    from pdiff.denoiser import build_denoiser
-
-    state, conf = load_module(path)
-    if "schedule" not in conf:
-        raise ArtifactError(
-            f"{path} was written by an older pdiff without its noise schedule; "
-            "rerun its train_ldm stage (snakemake reruns it)"
+    def save(self, path) -> None:
+        state = {k: v.cpu() for k, v in self.denoiser.state_dict().items()}
+        save_tensors(
+            {**state, "latent_mean": self.latent_mean, "latent_std": self.latent_std},
+            path,
+            metadata={
+                "config": {
+                    **self.config,
+                    "latent_shape": list(self.latent_shape),
+                    "schedule": self.schedule,
+                }
+            },
         )
-    mean, std = state.pop("latent_mean"), state.pop("latent_std")
-    shape, schedule = tuple(conf.pop("latent_shape")), conf.pop("schedule")
+
+    @classmethod
+    def load(cls, path) -> TrainedLDM:
+        """A trained latent denoiser from `save`'s file, in eval mode."""
+        from pdiff.denoiser import build_denoiser
+
+        state, conf = load_module(path)
+        if "schedule" not in conf:
+            raise ArtifactError(
+                f"{path} was written by an older pdiff without its noise schedule; "
+                "rerun its train_ldm stage (snakemake reruns it)"
+            )
+        mean, std = state.pop("latent_mean"), state.pop("latent_std")
+        shape, schedule = tuple(conf.pop("latent_shape")), conf.pop("schedule")
+        denoiser = build_denoiser(conf)
+        denoiser.load_state_dict(state)
+        return cls(denoiser.eval(), shape, mean, std, schedule, conf)
+
+
+def fit_ldm(latents: torch.Tensor, m: dict, *, seed: int, device: torch.device, log=print):
+    """The latent DDPM of ldm settings `m` (config.ldm_settings) trained on the sources'
+    (noise-free) latents, brought to unit scale (m.latent_norm). Returns the TrainedLDM and
+    its metrics."""
+    from pdiff.denoiser import build_denoiser, denoiser_config
+    from pdiff.diffusion import latent_stats, train_denoiser
+
+    mean, std = latent_stats(latents, m["latent_norm"])
+    spread = (latents - latents.mean(0)).std().item()
+    log(
+        f"latents {tuple(latents.shape)}: mean {latents.mean():.4f} std {latents.std():.4f}, "
+        f"std across sources {spread:.4f}; normalized '{m['latent_norm']}'"
+    )
+    conf = denoiser_config(m, tuple(latents.shape[1:]))
     denoiser = build_denoiser(conf)
-    denoiser.load_state_dict(state)
-    return TrainedLDM(denoiser.eval(), shape, mean, std, schedule)
+    log(f"{m['kind']} denoiser with {sum(p.numel() for p in denoiser.parameters())} parameters")
+    denoiser, history = train_denoiser(
+        denoiser,
+        (latents - mean) / std,
+        scheduler(m),
+        steps=m["steps"],
+        batch_size=m["batch_size"],
+        lr=m["lr"],
+        weight_decay=m["weight_decay"],
+        seed=seed,
+        device=device,
+        lr_schedule=m["lr_schedule"],
+        warmup_steps=m["warmup_steps"],
+        ema_decay=m["ema_decay"],
+        precision=m["precision"],
+        log=log,
+        log_every=m["log_every"],
+    )
+    schedule = {k: m[k] for k in SCHEDULE_KEYS}
+    ldm = TrainedLDM(denoiser, tuple(latents.shape[1:]), mean, std, schedule, conf)
+    metrics = {
+        "latent_mean": latents.mean().item(),
+        "latent_std": latents.std().item(),
+        "latent_std_across_sources": spread,
+        "history": history,
+    }
+    return ldm, metrics
 
 
 def draw(
@@ -164,7 +224,11 @@ def build_from_spec(spec: dict) -> nn.Module:
 @dataclass
 class ParameterGenerator:
     """The AE and latent DDPM of one variant, with the normalization of its parameter matrix,
-    the subset's layout and the base weights that complete each generated set."""
+    the subset's layout, the network and the base weights that complete each generated set.
+
+    `save(folder)` writes it as one self-contained folder (generator.json, autoencoder,
+    ldm, normalization and base weights as safetensors); `load(folder)` needs nothing else.
+    """
 
     ae: NoisyAutoencoder
     ldm: TrainedLDM
@@ -172,70 +236,54 @@ class ParameterGenerator:
     std: torch.Tensor
     subset: ParameterSubset
     base: dict[str, torch.Tensor]
-    cfg: dict
-    network: dict
+    network: dict  # network_spec
+    sampler: str = "ddpm-1000"  # the default of `sample`
+
+    FILES = ("generator.json", "autoencoder.safetensors", "ldm.safetensors",
+             "normalization.safetensors", "base.safetensors")  # fmt: skip
+
+    def save(self, folder) -> None:
+        with atomic_dir(folder) as tmp:
+            save_json(
+                {"network": self.network, "sampler": self.sampler, "subset": self.subset.to_dict()},
+                tmp / "generator.json",
+            )
+            self.ae.save(tmp / "autoencoder.safetensors")
+            self.ldm.save(tmp / "ldm.safetensors")
+            save_tensors({"mean": self.mean, "std": self.std}, tmp / "normalization.safetensors")
+            save_tensors(self.base, tmp / "base.safetensors")
 
     @classmethod
-    def from_files(
-        cls,
-        cfg: dict,
-        *,
-        matrix: str | Path,
-        layout: str | Path,
-        ae: str | Path,
-        ldm: str | Path,
-        base: str | Path,
-        data: str | Path,
-    ) -> ParameterGenerator:
-        """From the artifacts of one variant, as the pipeline's stages name them."""
-        t = load_tensors(matrix)
-        return cls(
-            load_autoencoder(ae),
-            load_ldm(ldm),
-            t["mean"],
-            t["std"],
-            ParameterSubset.from_dict(load_json(layout)),
-            load_tensors(base),
-            cfg,
-            network_spec(cfg, data),
-        )
-
-    @classmethod
-    def from_results(
-        cls, folder: str | Path, config: str | Path | list | dict | None = None
-    ) -> ParameterGenerator:
-        """From a variant's LDM folder (results/<experiment>/seed<S>/<location>/k<K>/
-        noise-<noise>/ldm-<denoiser>, or a sampler folder inside it) and the experiment's
-        config: a dict, or config files layered in order as `--configfile` does (default:
-        config.yaml of the working directory)."""
+    def load(cls, folder) -> ParameterGenerator:
         folder = Path(folder)
-        if (folder.parent / "ldm.safetensors").exists():
-            folder = folder.parent  # a sampler folder inside the LDM's
-        models, matrix = folder.parent, folder.parent.parent
-        run, results = matrix.parent.parent, matrix.parent.parent.parent
-        paths = {
-            "matrix": matrix / "param_matrix.safetensors",
-            "layout": matrix / "layout.json",
-            "ae": models / "ae.safetensors",
-            "ldm": folder / "ldm.safetensors",
-            "base": run / "base.safetensors",
-            "data": results / "data.safetensors",
-        }
-        missing = [str(p) for p in paths.values() if not p.exists()]
+        missing = [name for name in cls.FILES if not (folder / name).exists()]
         if missing:
             raise ArtifactError(
-                f"{folder} is not a trained variant's LDM folder: missing "
-                f"{', '.join(missing)}; give results/<experiment>/seed<S>/"
-                "<location>/k<K>/noise-<noise>/ldm-<denoiser> of a finished run"
+                f"{folder} is not a saved generator: missing {', '.join(missing)}; give the "
+                "`generator` folder that `snakemake export` writes beside the exported "
+                "models (results/<experiment>/seed<S>/.../<sampler>/export/generator)"
             )
-        return cls.from_files(_config(config), **paths)
+        meta, norm = (
+            load_json(folder / "generator.json"),
+            load_tensors(folder / "normalization.safetensors"),
+        )
+        return cls(
+            NoisyAutoencoder.load(folder / "autoencoder.safetensors"),
+            TrainedLDM.load(folder / "ldm.safetensors"),
+            norm["mean"],
+            norm["std"],
+            ParameterSubset.from_dict(meta["subset"]),
+            load_tensors(folder / "base.safetensors"),
+            meta["network"],
+            meta["sampler"],
+        )
 
     def sample(
         self, n: int, seed: int = 0, sampler: str | None = None, device: str | torch.device = "cpu"
     ) -> torch.Tensor:
         """n new parameter rows (n, D) of the subset: latents drawn with `sampler` (e.g.
-        'ddpm-1000', 'ddim-50'; default: the config's generate.sampler) from `seed`,
-        decoded and de-normalized. On CPU, the same seed and sampler give the same rows."""
+        'ddpm-1000', 'ddim-50'; default: the variant's own) from `seed`, decoded and
+        de-normalized. On CPU, the same seed and sampler give the same rows."""
         rows, _ = draw(
             self.ae,
             self.ldm,
@@ -243,7 +291,7 @@ class ParameterGenerator:
             self.std,
             n=n,
             seed=seed,
-            sampler=sampler or self.cfg["generate"]["sampler"],
+            sampler=sampler or self.sampler,
             device=torch.device(device),
         )
         return rows
@@ -260,19 +308,3 @@ class ParameterGenerator:
             model.load_state_dict(state, strict=True)
             models.append(model.eval())
         return models
-
-
-def _config(config) -> dict:
-    """A validated config from a dict, a config file or a list of them (layered in order)."""
-    if isinstance(config, dict):
-        return validate_config(merge({}, config))
-    files = [config] if isinstance(config, (str, Path)) else list(config or ["config.yaml"])
-    layered = {}
-    for path in files:
-        if not Path(path).exists():
-            raise ConfigError(
-                f"config file {path} not found; pass the experiment's config "
-                "files (e.g. config='config.yaml') or a dict"
-            )
-        layered = merge(layered, read_yaml(path))
-    return validate_config(layered)

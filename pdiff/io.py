@@ -152,6 +152,12 @@ def save_table(
             tmp.write_text(df.astype(object).to_markdown(index=False, floatfmt=floatfmt) + "\n")
 
 
+def save_text(text: str, path: str | os.PathLike) -> None:
+    """Write a text file (Markdown), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def save_module(module: nn.Module, config: dict, path: str | os.PathLike) -> None:
     """Write a module's weights with the config that rebuilds it (in the file's metadata)."""
     save_tensors(module.state_dict(), path, metadata={"config": config})

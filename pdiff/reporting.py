@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
-from pdiff.controls import CONTROLS
+from pdiff.controls import CONTROLS, control_groups
 
+# The main table's rows: (id, label, group, statistic). Tables and code key rows by id;
+# the label is only for the Markdown (row_label).
 MAIN_ROWS = [
-    ("original (best source, chosen on test)", "source", "best"),
-    ("ensemble (weight average of sources)", "average", "best"),
-    ("p-diff (best generated, chosen on test)", "generated", "best"),
-    ("sources mean", "source", "mean"),
-    ("sources median", "source", "median"),
-    ("generated mean", "generated", "mean"),
-    ("generated median", "generated", "median"),
-    ("generated 5th percentile", "generated", "p5"),
-    ("original, chosen on validation (honest)", "source", "val_chosen"),
-    ("p-diff, chosen on validation (honest)", "generated", "val_chosen"),
-    ("generated sets with NaN/Inf (excluded above)", "generated", "nonfinite"),
-    ("AE-rebuilt sources mean (the decoder's ceiling)", "rebuilt", "mean"),
-    ("AE-rebuilt sources best", "rebuilt", "best"),
-]
+    ("source_best", "original (best source, chosen on test)", "source", "best"),
+    ("average", "ensemble (weight average of sources)", "average", "best"),
+    ("generated_best", "p-diff (best generated, chosen on test)", "generated", "best"),
+    ("source_mean", "sources mean", "source", "mean"),
+    ("source_median", "sources median", "source", "median"),
+    ("generated_mean", "generated mean", "generated", "mean"),
+    ("generated_median", "generated median", "generated", "median"),
+    ("generated_p5", "generated 5th percentile", "generated", "p5"),
+    ("source_val_chosen", "original, chosen on validation (honest)", "source", "val_chosen"),
+    ("generated_val_chosen", "p-diff, chosen on validation (honest)", "generated", "val_chosen"),
+    ("generated_nonfinite", "generated sets with NaN/Inf (excluded above)", "generated",
+     "nonfinite"),
+    ("rebuilt_mean", "AE-rebuilt sources mean (the decoder's ceiling)", "rebuilt", "mean"),
+    ("rebuilt_best", "AE-rebuilt sources best", "rebuilt", "best"),
+]  # fmt: skip
 # Diagnostics of the AE and the DDPM (from their metrics files), below the accuracy rows.
 DIAGNOSTIC_ROWS = [
-    ("AE overfit check: one source rebuilt minus source (val acc points)", "overfit_gap"),
-    ("latent std fed to the DDPM (before scaling to 1)", "latent_std"),
-    ("latent std across sources (about each coordinate's mean)", "latent_spread"),
+    ("overfit_gap", "AE overfit check: one source rebuilt minus source (val acc points)"),
+    ("latent_std", "latent std fed to the DDPM (before scaling to 1)"),
+    ("latent_spread", "latent std across sources (about each coordinate's mean)"),
 ]
+# Statistics of the controls' rows and of the generated-minus-best-control rows: id -> words.
+CONTROL_STATS = {"mean": "mean", "p5": "5th percentile"}
+
+
+def row_label(row: str) -> str:
+    """The words for a main-table row id (the Markdown's first column)."""
+    from pdiff.runs import BETWEEN_POINTS, NEAR_POINTS
+
+    fixed = {i: label for i, label, *_ in MAIN_ROWS} | dict(DIAGNOSTIC_ROWS)
+    if row in fixed:
+        return fixed[row]
+    if m := re.fullmatch(r"run(\d+)_(sources_mean|average)", row):
+        what = "sources mean" if m[2] == "sources_mean" else "weight average of its sources"
+        return f"run {m[1]}: {what}"
+    if m := re.fullmatch(r"(\w+)_(near_run|between_runs)", row):
+        if m[2] == "near_run":
+            return f"{_group_label(m[1])}: % within {NEAR_POINTS:g} points of its nearest run"
+        return f"{_group_label(m[1])}: % between runs (>{BETWEEN_POINTS:g} points below all)"
+    if m := re.fullmatch(r"minus_best_control_(\w+)", row):
+        return f"generated minus best control, {CONTROL_STATS[m[1]]} (points)"
+    if m := re.fullmatch(rf"({'|'.join(CONTROLS)})_(\w+)", row):
+        return f"control: {CONTROLS[m[1]]}, {CONTROL_STATS[m[2]]}"
+    raise KeyError(f"no main-table row '{row}'")
+
+
+def main_table_markdown(table: pd.DataFrame) -> str:
+    """The main table with each row's words in place of its id."""
+    return table.assign(row=table["row"].map(row_label)).to_markdown(index=False, floatfmt=".2f")
 
 
 def group_stats(evals: pd.DataFrame, group: str) -> dict[str, float]:
@@ -93,12 +126,6 @@ def generator_verdict(evals_by_seed: dict[int, pd.DataFrame]) -> list[str]:
             f"next: {where}."
         )
     return lines
-
-
-def control_groups(evals: pd.DataFrame) -> list[str]:
-    """The control groups (pdiff.controls) an evaluation table holds, in CONTROLS order."""
-    present = set(evals["group"])
-    return [kind for kind in CONTROLS if kind in present]
 
 
 STATISTICS = {"mean": np.mean, "5th percentile": lambda a: np.quantile(a, 0.05)}
@@ -188,28 +215,18 @@ def run_rows(evals: pd.DataFrame) -> list[tuple[str, float]]:
     each run's sources' mean and own weight average, and for the generated sets and each
     control the share that lands on a run (within NEAR_POINTS of its nearest run's mean)
     and between the runs (more than BETWEEN_POINTS below every run's mean)."""
-    from pdiff.runs import BETWEEN_POINTS, NEAR_POINTS, has_runs, landing, run_means
+    from pdiff.runs import has_runs, landing, run_means
 
     if not has_runs(evals):
         return []
     means = run_means(evals)
-    rows = [(f"run {r}: sources mean", means[r]) for r in means.index]
+    rows = [(f"run{r}_sources_mean", means[r]) for r in means.index]
     rows += [
-        (f"run {r}: weight average of its sources", group_stats(evals, f"average_run{r}")["best"])
-        for r in means.index
+        (f"run{r}_average", group_stats(evals, f"average_run{r}")["best"]) for r in means.index
     ]
     for group in ["generated", *control_groups(evals)]:
         land = landing(evals, group)
-        rows += [
-            (
-                f"{_group_label(group)}: % within {NEAR_POINTS:g} points of its nearest run",
-                land["near"],
-            ),
-            (
-                f"{_group_label(group)}: % between runs (>{BETWEEN_POINTS:g} points below all)",
-                land["between"],
-            ),
-        ]
+        rows += [(f"{group}_near_run", land["near"]), (f"{group}_between_runs", land["between"])]
     return rows
 
 
@@ -264,14 +281,12 @@ def main_table(
     from several runs the runs' rows of run_rows, and diagnostics); a column per seed and
     the mean."""
     controls = control_groups(next(iter(evals_by_seed.values())))
-    rows = list(MAIN_ROWS) + [
-        (f"control: {CONTROLS[kind]}, {label}", kind, stat)
-        for kind in controls
-        for label, stat in (("mean", "mean"), ("5th percentile", "p5"))
+    rows = [(i, g, stat) for i, _, g, stat in MAIN_ROWS] + [
+        (f"{kind}_{stat}", kind, stat) for kind in controls for stat in CONTROL_STATS
     ]
     groups = ("source", "average", "generated", "rebuilt", *controls)
     stats = {seed: {g: group_stats(df, g) for g in groups} for seed, df in evals_by_seed.items()}
-    differences = [f"generated minus best control, {s} (points)" for s in STATISTICS]
+    differences = [f"minus_best_control_{s}" for s in CONTROL_STATS]
     diag = diagnostics_by_seed or {}
     runs = {seed: run_rows(df) for seed, df in evals_by_seed.items()}
     names = [name for name, _, _ in rows] + (differences if controls else [])
@@ -284,7 +299,7 @@ def main_table(
             comparison = control_comparison(evals_by_seed[seed], resamples=0)
             values += [comparison[s]["difference"] for s in STATISTICS]
         values += [value for _, value in runs[seed]]
-        extra = [diag[seed][key] for _, key in DIAGNOSTIC_ROWS] if diag else []
+        extra = [diag[seed][key] for key, _ in DIAGNOSTIC_ROWS] if diag else []
         table[f"seed {seed}"] = values + extra
     seed_cols = [c for c in table.columns if c.startswith("seed ")]
     table["mean over seeds"] = table[seed_cols].mean(axis=1)
@@ -316,7 +331,7 @@ def paper_grids(cells: list[tuple[str, str, pd.DataFrame]]):
         return table.loc[wide["net"].unique(), wide["task"].unique()]
 
     return wide, *(
-        grid([name for name, _, s in MAIN_ROWS if s == stat]) for stat in ("best", "val_chosen")
+        grid([i for i, _, _, s in MAIN_ROWS if s == stat]) for stat in ("best", "val_chosen")
     )
 
 
@@ -378,3 +393,22 @@ def ablation_table(
     for label in labels:
         rows.append(averaged(label, [df for lab, df in variants if lab == label], "generated"))
     return pd.DataFrame(rows)
+
+
+def summary(
+    evals: dict[int, pd.DataFrame], metrics: dict[int, tuple[dict, dict]], resamples: int = 2000
+) -> tuple[pd.DataFrame, list[str]]:
+    """The main table over seeds (evaluation tables and (AE, LDM) metrics by seed) and the
+    verdicts: a warning for every seed on which the generator lost to its sources, per seed
+    the verdict against the controls, and where the sets land among several runs."""
+    table = main_table(evals, {seed: diagnostics(*m) for seed, m in metrics.items()})
+    verdict = generator_verdict(evals) + diffusion_verdict(evals, resamples) + runs_verdict(evals)
+    return table, verdict
+
+
+def summary_markdown(table: pd.DataFrame, verdict: list[str], variant: str = "") -> str:
+    """The main table headed by the variant it is of, the verdicts below it."""
+    text = (f"Variant {variant}\n\n" if variant else "") + main_table_markdown(table) + "\n"
+    if verdict:
+        text += "\n" + "\n\n".join(verdict) + "\n"
+    return text

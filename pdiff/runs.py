@@ -133,3 +133,28 @@ def run_table(evals: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
         table[f"{group}_n"] = table["run"].map(rows.groupby("run").size()).fillna(0).astype(int)
         table[f"{group}_mean"] = table["run"].map(rows.groupby("run")["test_acc"].mean())
     return table
+
+
+def nearest_run_report(evals: pd.DataFrame) -> str:
+    """Per run, its sources, its own weight average, and how many generated and control sets
+    land nearest to it and how well they do (run_table), with where each group lands
+    (landing), as Markdown."""
+    from pdiff.controls import control_groups
+
+    groups = ["generated", *control_groups(evals)]
+    lands = pd.DataFrame([{"group": g, **landing(evals, g)} for g in groups]).rename(
+        columns={
+            "near": f"% within {NEAR_POINTS:g} points of nearest run's mean",
+            "between": f"% more than {BETWEEN_POINTS:g} points below every run",
+            "agree": "% same nearest run by parameters and predictions",
+        }
+    )
+    return (
+        "Each run's sources and own weight average; per group, the sets whose nearest source "
+        "(by normalized parameters) is of that run: how many (_n) and their mean test "
+        "accuracy (_mean).\n\n"
+        + run_table(evals, groups).to_markdown(index=False, floatfmt=".2f")
+        + "\n\nWhere each group's sets land among the runs:\n\n"
+        + lands.to_markdown(index=False, floatfmt=".1f")
+        + "\n"
+    )

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from pdiff.data import Splits
 from pdiff.evaluation import accuracy, evaluate_groups, features, split_network
-from pdiff.io import atomic_dir, load_table, load_tensors, save_json, save_table, save_tensors
+from pdiff.io import atomic_dir, load_table, load_tensors, save_table, save_tensors
 from pdiff.runtime import autocast
 from pdiff.subset import ParameterSubset
 
@@ -57,8 +57,6 @@ def evaluate_model(
 def train_base(
     model: nn.Module,
     data: Splits,
-    out_model: str,
-    out_metrics: str,
     *,
     epochs: int,
     batch_size: int,
@@ -69,8 +67,8 @@ def train_base(
     device: torch.device,
     precision: str = "fp32",
     log=print,
-) -> dict:
-    """Train the whole network; write its weights (safetensors) and metrics (JSON).
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Train the whole network; returns its weights and metrics.
     precision bf16: forward and loss under bf16 autocast on CUDA (see runtime.autocast)."""
     g = torch.Generator().manual_seed(seed)
     x, y = data.images("train"), data.labels("train")
@@ -108,9 +106,7 @@ def train_base(
         "history": history,
     }
     log(f"base model: val {metrics['val_acc']:.2f} test {metrics['test_acc']:.2f}")
-    save_tensors(model_state(model), out_model)
-    save_json(metrics, out_metrics)
-    return metrics
+    return model_state(model), metrics
 
 
 def checkpoint_name(i: int) -> str:
@@ -227,14 +223,14 @@ def collect_checkpoints(
 ) -> pd.DataFrame:
     """Keep training only the subset, saving it after each of K optimizer steps; write every
     checkpoint's validation and test accuracy (CSV), test predictions, and the optimizer's
-    state at the end. With `earlier` (the dir, table, predictions and state of a shorter
-    collection of the same run), its checkpoints are kept byte for byte and not evaluated
-    again, and training continues from its last step."""
+    state at the end. With `earlier` (the checkpoints folder, table, predictions and state of
+    a shorter collection of the same run), its checkpoints are kept byte for byte and not
+    evaluated again, and training continues from its last step."""
     start, resume = 0, None
     if earlier:
         start = len(load_table(earlier["table"], ("val_acc", "test_acc")))
         resume = {
-            "params": load_tensors(Path(earlier["dir"]) / checkpoint_name(start - 1)),
+            "params": load_tensors(Path(earlier["checkpoints"]) / checkpoint_name(start - 1)),
             "optimizer": load_tensors(earlier["state"]),
         }
     end: dict[str, torch.Tensor] = {}
@@ -375,7 +371,9 @@ def save_sources(
     rows = []
     with atomic_dir(out_dir) as tmp:
         for i in range(len(kept)):
-            shutil.copy2(Path(earlier["dir"]) / checkpoint_name(i), tmp / checkpoint_name(i))
+            shutil.copy2(
+                Path(earlier["checkpoints"]) / checkpoint_name(i), tmp / checkpoint_name(i)
+            )
         new = k - len(kept)
         for i, tensors in enumerate(tqdm(checkpoints, total=new, desc="sources", mininterval=5)):
             save_tensors(tensors, tmp / checkpoint_name(len(kept) + i))
@@ -415,7 +413,8 @@ def save_sources(
     )
     save_table(df, out_csv)
     log(
-        f"{k} source checkpoints ({len(kept)} kept from {earlier['dir']}, {k - len(kept)} new)"
+        f"{k} source checkpoints ({len(kept)} kept from {earlier['checkpoints']}, "
+        f"{k - len(kept)} new)"
         if earlier
         else f"{k} source checkpoints"
     )
@@ -424,3 +423,43 @@ def save_sources(
         f"max {df.test_acc.max():.2f}"
     )
     return df
+
+
+def collect(
+    models: list[nn.Module],
+    subset: ParameterSubset,
+    data: Splits,
+    out: dict[str, str],
+    *,
+    k: int,
+    seeds: list[int],
+    settings: dict,
+    evaluate: dict,
+    device: torch.device,
+    precision: str = "fp32",
+    earlier: dict | None = None,
+    log=print,
+) -> pd.DataFrame:
+    """K source checkpoints of the subset into the collection `out` (its keys: checkpoints, table,
+    predictions, state): from one network (collect_checkpoints; `earlier` continues a shorter
+    collection) or, given several, K/R from each independent run (collect_runs). `settings`:
+    the config's collect section; `evaluate`: its evaluate section."""
+    common = {
+        "k": k,
+        "batch_size": settings["batch_size"],
+        "lr": settings["lr"],
+        "weight_decay": settings["weight_decay"],
+        "optimizer": settings["optimizer"],
+        "device": device,
+        "eval_batch": evaluate["batch_size"],
+        "eval_sets": evaluate["sets_per_batch"],
+        "precision": precision,
+        "log": log,
+    }
+    paths = (out["checkpoints"], out["table"], out["predictions"], out["state"])
+    if len(models) > 1:
+        log(f"from {len(models)} independent runs, {k // len(models)} each")
+        return collect_runs(models, subset, data, *paths, seeds=seeds, **common)
+    return collect_checkpoints(
+        models[0], subset, data, *paths, seed=seeds[0], earlier=earlier, **common
+    )

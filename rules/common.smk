@@ -60,7 +60,7 @@ BASE = f"{RUN}/base.safetensors"
 BASE_METRICS = f"{RUN}/base.json"
 # The bases of runs 1 to R-1 of collect.runs (run 0's is BASE).
 RUN_BASE, RUN_BASE_METRICS = f"{RUN}/base-run{{run}}.safetensors", f"{RUN}/base-run{{run}}.json"
-COLLECTION = f"{SUBSET}/collect-{{n}}"
+COLLECTION = f"{SUBSET}/collect-{{k}}"
 CHECKPOINTS = f"{COLLECTION}/checkpoints"
 CHECKPOINT_TABLE = f"{COLLECTION}/checkpoints.csv"
 SOURCE_PREDICTIONS = f"{COLLECTION}/checkpoint_predictions.safetensors"
@@ -107,7 +107,6 @@ wildcard_constraints:
     run=r"[1-9]\d*",
     k=r"\d+",
     align=r"(-align-[a-z]+)?",
-    n=r"\d+",
     location="|".join(config["locations"]),
     noise=r"(none|input|latent|both)(-x[0-9]*\.?[0-9]+)?",
     denoiser=f"({'|'.join(config['denoisers'])})(-T\\d+)?",
@@ -227,14 +226,14 @@ def get_collection_size(wildcards):
 def get_collection(path):
     """An input function: `path` (a collection's output) for the collection of this K."""
     return lambda wildcards: expand(
-        path, n=get_collection_size(wildcards), **dict(wildcards.items())
+        path, **{**dict(wildcards.items()), "k": get_collection_size(wildcards)}
     )[0]
 
 
 def get_earlier_collection(wildcards):
     """A collection longer than collect.k continues the collect.k one: its outputs."""
     first = config["collect"]["k"]
-    if int(wildcards.n) <= first:
+    if int(wildcards.k) <= first:
         return {}
     paths = dict(
         earlier_checkpoints=CHECKPOINTS,
@@ -243,19 +242,19 @@ def get_earlier_collection(wildcards):
         earlier_state=COLLECT_STATE,
     )
     return {
-        key: expand(path, n=first, seed=wildcards.seed, location=wildcards.location)[0]
+        key: expand(path, k=first, seed=wildcards.seed, location=wildcards.location)[0]
         for key, path in paths.items()
     }
 
 
 def get_collection_reason(wildcards):
     """Why a collection has this many checkpoints, for its log."""
-    n, first = int(wildcards.n), config["collect"]["k"]
-    if n <= first:
+    k, first = int(wildcards.k), config["collect"]["k"]
+    if k <= first:
         return f"collect.k = {first}"
     return (
-        f"ablations.k asks for K up to {n} at location {wildcards.location}; the first "
-        f"{first} are the collect.k collection's, {n - first} more steps continue it"
+        f"ablations.k asks for K up to {k} at location {wildcards.location}; the first "
+        f"{first} are the collect.k collection's, {k - first} more steps continue it"
     )
 
 

@@ -23,7 +23,6 @@ rule evaluate:
     threads: workflow.cores
     resources:
         gpu=1,
-        mem_mb=4000,
     params:
         cfg=get_cfg("data", "network", "evaluate", "precision", "controls", "generate"),
     script:

@@ -15,7 +15,6 @@ rule generate:
     threads: workflow.cores
     resources:
         gpu=1,
-        mem_mb=4000,
     params:
         cfg=get_cfg("generate"),
     script:

@@ -30,7 +30,6 @@ rule memorization_baselines:
     threads: workflow.cores
     resources:
         gpu=1,
-        mem_mb=4000,
     params:
         cfg=get_cfg("data", "network", "collect", "evaluate", "memorization", "precision"),
     script:

@@ -17,7 +17,6 @@ rule train_ae:
     threads: workflow.cores
     resources:
         gpu=1,
-        mem_mb=4000,
     params:
         cfg=get_cfg("data", "network", "evaluate"),
         ae=get_ae_settings,

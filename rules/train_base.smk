@@ -15,7 +15,6 @@ if config["checkpoints"]["dir"]:
         threads: workflow.cores
         resources:
             gpu=1,
-            mem_mb=4000,
         params:
             cfg=get_cfg("data", "network", "checkpoints", "precision"),
         script:
@@ -39,7 +38,6 @@ else:
         threads: workflow.cores
         resources:
             gpu=1,
-            mem_mb=4000,
         params:
             cfg=get_cfg("data", "network", "train_base", "precision"),
         script:

@@ -15,7 +15,6 @@ rule train_ldm:
     threads: workflow.cores
     resources:
         gpu=1,
-        mem_mb=4000,
     params:
         cfg=get_cfg(),
         ldm=get_ldm_settings,

@@ -56,7 +56,7 @@ MUTANTS = [
     Mutant(
         "latents-unnormalized",
         "the DDPM trained on raw latents, sampled as if on normalized ones",
-        "pdiff/pipeline.py",
+        "pdiff/generator.py",
         "        (latents - mean) / std,\n        scheduler(m),",
         "        latents,\n        scheduler(m),",
     ),
@@ -140,7 +140,7 @@ MUTANTS = [
     Mutant(
         "val-as-test",
         "validation accuracy reported as test accuracy",
-        "pdiff/pipeline.py",
+        "pdiff/evaluation.py",
         '"test_acc": res[g, "test"][0].tolist(),',
         '"test_acc": res[g, "val"][0].tolist(),',
     ),
@@ -154,9 +154,9 @@ MUTANTS = [
     Mutant(
         "rebuilt-are-sources",
         "the AE-rebuilt rows replaced by the sources",
-        "pdiff/pipeline.py",
-        'rebuilt = ae(normalized[picked]) * t["std"] + t["mean"]',
-        "rebuilt = sources[picked].clone()",
+        "pdiff/evaluation.py",
+        "rebuilt_rows = matrix.denormalize(ae(normalized[picked]))",
+        "rebuilt_rows = matrix.rows[picked].clone()",
     ),
 ]
 

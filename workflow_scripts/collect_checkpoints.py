@@ -1,32 +1,35 @@
-"""Rule collect_checkpoints -> pdiff.pipeline.collect_checkpoints."""
+"""Rule collect_checkpoints: K checkpoints of the subset, one per optimizer step, continuing
+a shorter collection of the same run when there is one; with collect.runs = R, K/R steps from
+each run's base."""
 
-from pdiff import pipeline, runtime
+from pdiff import data, runtime, training
+from pdiff.networks import configured_network
+from pdiff.runs import run_seed
+from pdiff.subset import ParameterSubset
 
 with runtime.output_to(snakemake.log[0]):
-    i = snakemake.input
-    earlier = (
-        {
-            "dir": i.earlier_checkpoints,
-            "table": i.earlier_table,
-            "predictions": i.earlier_predictions,
-            "state": i.earlier_state,
-        }
-        if "earlier_table" in i.keys()
-        else None
-    )
-    pipeline.collect_checkpoints(
-        snakemake.params.cfg,
-        data_path=i.data,
-        base_path=i.base,
-        location=snakemake.wildcards.location,
-        k=int(snakemake.wildcards.n),
-        seed=int(snakemake.wildcards.seed),
-        out_dir=snakemake.output.checkpoints,
-        out_csv=snakemake.output.table,
-        out_predictions=snakemake.output.predictions,
-        out_state=snakemake.output.state,
+    cfg, i, o, w = snakemake.params.cfg, snakemake.input, snakemake.output, snakemake.wildcards
+    seed, k = int(w.seed), int(w.k)
+    device = runtime.setup(seed, snakemake.threads, cfg["device"], cfg["precision"])
+    log = runtime.get_logger("collect").info
+    splits = data.load_splits(i.data)
+    models = [configured_network(cfg, splits, b) for b in [i.base, *i.get("run_bases", [])]]
+    subset = ParameterSubset.from_model(models[0], cfg["locations"][w.location])
+    log(f"subset '{w.location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
+    log(f"collecting {k} checkpoints ({snakemake.params.why or 'collect.k'})")
+    parts = ("checkpoints", "table", "predictions", "state")
+    earlier = {p: i[f"earlier_{p}"] for p in parts} if "earlier_table" in i.keys() else None
+    training.collect(
+        models,
+        subset,
+        splits,
+        {p: o[p] for p in parts},
+        k=k,
+        seeds=[run_seed(seed, r) for r in range(len(models))],
+        settings=cfg["collect"],
+        evaluate=cfg["evaluate"],
+        device=device,
+        precision=cfg["precision"],
+        log=log,
         earlier=earlier,
-        run_bases=list(i.get("run_bases", [])),
-        why=snakemake.params.why,
-        threads=snakemake.threads,
     )

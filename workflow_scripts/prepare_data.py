@@ -1,6 +1,6 @@
-"""Rule prepare_data -> pdiff.pipeline.prepare_data."""
+"""Rule prepare_data: the data set's train/val/test split."""
 
-from pdiff import pipeline, runtime
+from pdiff import data, runtime
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.prepare_data(snakemake.params.cfg, out=snakemake.output[0])
+    data.prepare(snakemake.params.cfg["data"], snakemake.output[0])

@@ -1,19 +1,42 @@
-"""Rules train_ae, train_own_ae, train_vae, train_own_vae -> pdiff.pipeline.train_ae."""
+"""Rules train_ae, train_own_ae, train_vae, train_own_vae: the parameter autoencoder of the
+variant's ae settings (noise on input and latent) after its overfit check; with a kl_weight,
+the same autoencoder as a VAE for the vae_prior control."""
 
-from pdiff import pipeline, runtime
+from pdiff import data, runtime
+from pdiff.autoencoder import fit_autoencoder
+from pdiff.evaluation import Scorer, rebuilt_index
+from pdiff.io import save_json
+from pdiff.matrix import ParameterMatrix
+from pdiff.networks import configured_network
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_ae(
-        snakemake.params.cfg,
-        ae_settings=snakemake.params.ae,
-        kl_weight=snakemake.params.kl_weight,
-        data_path=snakemake.input.data,
-        base_path=snakemake.input.base,
-        matrix_path=snakemake.input.matrix,
-        layout_path=snakemake.input.layout,
-        noise=snakemake.wildcards.noise,
-        seed=int(snakemake.wildcards.seed),
-        out_ae=snakemake.output.ae,
-        out_metrics=snakemake.output.metrics,
-        threads=snakemake.threads,
+    p, i, o, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
+    cfg = p.cfg
+    device = runtime.setup(int(w.seed), snakemake.threads, cfg["device"])
+    runtime.hold_if_asked("train_ae")
+    matrix = ParameterMatrix.load(i.matrix, i.layout)
+    splits = data.load_splits(i.data)
+    model = configured_network(cfg, splits, i.base)
+    e = cfg["evaluate"]
+    val_accuracy = Scorer(
+        model,
+        matrix.subset,
+        splits.images("val"),
+        splits.labels("val"),
+        device,
+        e["batch_size"],
+        e["sets_per_batch"],
     )
+    ae, metrics = fit_autoencoder(
+        matrix,
+        p.ae,
+        w.noise,
+        val_accuracy,
+        rebuilt=rebuilt_index(matrix.k, e["rebuilt"]),
+        kl_weight=p.kl_weight,
+        seed=int(w.seed),
+        device=device,
+        log=runtime.get_logger("train_vae" if p.kl_weight > 0 else "train_ae").info,
+    )
+    ae.save(o.ae)
+    save_json(metrics, o.metrics)

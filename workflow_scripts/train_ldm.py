@@ -1,15 +1,28 @@
-"""Rule train_ldm -> pdiff.pipeline.train_ldm."""
+"""Rule train_ldm: the latent DDPM of one denoiser's ldm settings on the sources' encoded
+(noise-free) latents."""
 
-from pdiff import pipeline, runtime
+import torch
+
+from pdiff import runtime
+from pdiff.autoencoder import NoisyAutoencoder
+from pdiff.generator import fit_ldm
+from pdiff.io import save_json
+from pdiff.matrix import ParameterMatrix
 
 with runtime.output_to(snakemake.log[0]):
-    pipeline.train_ldm(
-        snakemake.params.cfg,
-        ldm=snakemake.params.ldm,
-        matrix_path=snakemake.input.matrix,
-        ae_path=snakemake.input.ae,
-        seed=int(snakemake.wildcards.seed),
-        out_ldm=snakemake.output.ldm,
-        out_metrics=snakemake.output.metrics,
-        threads=snakemake.threads,
+    import pdiff.diffusion  # noqa: F401  (diffusers, imported before the start-up is logged)
+
+    i, o, seed = snakemake.input, snakemake.output, int(snakemake.wildcards.seed)
+    device = runtime.setup(seed, snakemake.threads, snakemake.params.cfg["device"])
+    matrix = ParameterMatrix.load(i.matrix)
+    with torch.no_grad():
+        latents = NoisyAutoencoder.load(i.ae).to(device).encode(matrix.normalized.to(device))
+    ldm, metrics = fit_ldm(
+        latents.cpu(),
+        snakemake.params.ldm,
+        seed=seed,
+        device=device,
+        log=runtime.get_logger("train_ldm").info,
     )
+    ldm.save(o.ldm)
+    save_json(metrics, o.metrics)

@@ -77,8 +77,10 @@ def test_metadata_round_trip_and_same_bytes(tmp_path):
 
 
 def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
-    from pdiff.networks import small_cnn
-    from pdiff.pipeline import param_matrix
+    from pdiff.data import load_splits
+    from pdiff.matrix import ParameterMatrix
+    from pdiff.networks import configured_network, small_cnn
+    from pdiff.subset import ParameterSubset
 
     kwargs = {"channels": [4, 8, 8], "hidden": 16}
     cfg = {
@@ -106,31 +108,15 @@ def test_checkpoint_of_the_wrong_shape_names_the_file(tmp_path):
     good = {n: p.detach() for n, p in model.named_parameters() if n.startswith(("bn3", "bn4"))}
     save_tensors(good, ckpts / "ckpt_0000.safetensors")
     save_tensors({**good, "bn3.weight": torch.ones(3)}, ckpts / "ckpt_0001.safetensors")
+    splits = load_splits(str(tmp_path / "data.safetensors"))
+    model = configured_network(cfg, splits, str(tmp_path / "base.safetensors"))
+    subset = ParameterSubset.from_model(model, cfg["locations"]["last_two_bn"])
     with pytest.raises(ArtifactError, match=r"ckpt_0001.safetensors.*bn3.weight"):
-        param_matrix(
-            cfg,
-            data_path=str(tmp_path / "data.safetensors"),
-            base_path=str(tmp_path / "base.safetensors"),
-            ckpt_dir=str(ckpts),
-            location="last_two_bn",
-            k=2,
-            out_matrix=str(tmp_path / "m.safetensors"),
-            out_layout=str(tmp_path / "layout.json"),
-        )
-    assert not (tmp_path / "m.safetensors").exists()
+        ParameterMatrix.from_collection(model, subset, "last_two_bn", ckpts, 2)
     # base weights of another network name the file too
     save_tensors(small_cnn().state_dict(), tmp_path / "other.safetensors")
     with pytest.raises(ArtifactError, match="other.safetensors.*does not fit"):
-        param_matrix(
-            cfg,
-            data_path=str(tmp_path / "data.safetensors"),
-            base_path=str(tmp_path / "other.safetensors"),
-            ckpt_dir=str(ckpts),
-            location="last_two_bn",
-            k=1,
-            out_matrix=str(tmp_path / "m.safetensors"),
-            out_layout=str(tmp_path / "layout.json"),
-        )
+        configured_network(cfg, splits, str(tmp_path / "other.safetensors"))
 
 
 def _exported(tmp_path, net_name="small_cnn", kwargs=None):
@@ -241,8 +227,8 @@ def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
     ],
 )
 def test_a_truncated_table_names_the_file_and_the_fix(tmp_path, content, words):
+    from pdiff.evaluation import EVALUATION_COLUMNS
     from pdiff.io import load_table
-    from pdiff.pipeline import EVALUATION_COLUMNS
 
     path = tmp_path / "evaluation.csv"
     path.write_text(content)

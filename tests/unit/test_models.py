@@ -86,7 +86,7 @@ def test_chunked_autoencoder_size_grows_linearly_not_quadratically():
         )
         return sum(p.numel() for p in ae.parameters())
 
-    flat = sum(p.numel() for p in ParameterAutoencoder(64_000, channels=(16, 32, 64)).parameters())
+    flat = sum(p.numel() for p in ParameterAutoencoder(64_000, (16, 32, 64), 4, 16).parameters())
     assert count(64_000) < flat / 20
     # Only the per-coordinate offset (1 per value) and the two position embeddings
     # (64 per chunk of 64 values each) grow with D: 3 parameters per value.

@@ -1,6 +1,7 @@
 """Table arithmetic and the generator's verdict, on evaluation tables written out by hand."""
 
 import pandas as pd
+import pytest
 
 from pdiff.reporting import ablation_table, generator_verdict, group_stats, main_table
 
@@ -101,16 +102,16 @@ def test_main_table_rows_and_mean_over_two_seeds_by_hand():
     )
     table = main_table({0: seed0, 1: seed1}).set_index("row")
     expected = {  # row: (seed 0, seed 1)
-        "original (best source, chosen on test)": (92, 90),
-        "ensemble (weight average of sources)": (91, 89),
-        "p-diff (best generated, chosen on test)": (89, 91),
-        "sources mean": (90, 88),
-        "generated mean": (87, 89),
-        "generated median": (87, 89),
-        "original, chosen on validation (honest)": (88, 86),
-        "p-diff, chosen on validation (honest)": (85, 87),
-        "generated sets with NaN/Inf (excluded above)": (0, 1),
-        "AE-rebuilt sources mean (the decoder's ceiling)": (87, 89),
+        "source_best": (92, 90),
+        "average": (91, 89),
+        "generated_best": (89, 91),
+        "source_mean": (90, 88),
+        "generated_mean": (87, 89),
+        "generated_median": (87, 89),
+        "source_val_chosen": (88, 86),
+        "generated_val_chosen": (85, 87),
+        "generated_nonfinite": (0, 1),
+        "rebuilt_mean": (87, 89),
     }
     for row, (a, b) in expected.items():
         assert table.loc[row, "seed 0"] == a, row
@@ -146,3 +147,21 @@ def test_ablation_row_counts_sets_below_their_own_sources():
     table = ablation_table("k", [("8", a0), ("8", a1)], [a0]).set_index("k")
     assert table.loc["8", "pct_1_below"] == (75 + 0) / 2
     assert table.loc["8", "pct_2_below"] == (50 + 0) / 2
+
+
+def test_every_main_table_row_has_one_id_and_its_own_words():
+    from pdiff.reporting import main_table_markdown, row_label
+
+    rows = [("source", i, 90 + i % 2, True) for i in range(4)]
+    rows += [(g, i, 85 + i % 3, True) for g in ("generated", "gaussian_full") for i in range(6)]
+    rows += [("average", 0, 88, True), ("rebuilt", 0, 89, True)]
+    table = main_table({0: _table(rows)})
+    labels = table.row.map(row_label)
+    assert table.row.is_unique and labels.is_unique
+    assert table.row.str.fullmatch(r"[a-z0-9_]+").all()  # ids: no spaces, no words to join on
+    assert "control: Gaussian with the sources' full latent covariance, 5th percentile" in set(
+        labels
+    )
+    assert "| p-diff (best generated, chosen on test) " in main_table_markdown(table)
+    with pytest.raises(KeyError):
+        row_label("no_such_row")

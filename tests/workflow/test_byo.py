@@ -74,7 +74,7 @@ def test_own_network_and_checkpoints_run_end_to_end(byo):
     # The sources are the user's files, in name order, evaluated as they are.
     sources = pd.read_csv(res / "seed0" / "last_layers" / "collect-12" / "checkpoints.csv")
     assert sources.origin.tolist() == sorted(f.name for f in ckpts.iterdir())
-    assert table.loc["original (best source, chosen on test)", "seed 0"] == sources.test_acc.max()
+    assert table.loc["source_best", "seed 0"] == sources.test_acc.max()
     assert sources.test_acc.min() > 50  # the user's model works, so the import kept its weights
     assert "rule train_base" not in proc.stdout + proc.stderr
     assert "rule collect_checkpoints" not in proc.stdout + proc.stderr

@@ -157,7 +157,7 @@ def test_a_resnet18_cell_runs_end_to_end_through_the_paper_table(tmp_path):
     assert table["seed 0"].iloc[:9].notna().all()
     wide = pd.read_csv(tmp_path / "results" / "paper_table.csv")
     assert (wide.task[0], wide.net[0]) == ("cifar10", "resnet18")
-    best = "p-diff (best generated, chosen on test)"
+    best = "generated_best"
     assert wide[best][0] == table.set_index("row").loc[best, "mean over seeds"]
     assert "resnet18" in (tmp_path / "results" / "paper_table.md").read_text()
     # The same three files with the same settings, alone: the same jobs, all done already.

@@ -1,10 +1,13 @@
 rule export_models:
-    """The best generated models of a variant as complete networks (safetensors + card)."""
+    """The best generated models of a variant as complete networks (safetensors + card), and
+    its generator as one folder (pdiff.ParameterGenerator.load)."""
     input:
         data=DATA,
         base=BASE,
         matrix=PARAM_MATRIX,
         layout=LAYOUT,
+        ae=get_ae,
+        ldm=LDM,
         generated=GENERATED,
         evaluation=EVALUATION,
         predictions=PREDICTIONS,

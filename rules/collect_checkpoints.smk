@@ -19,7 +19,6 @@ if config["checkpoints"]["dir"]:
         threads: workflow.cores
         resources:
             gpu=1,
-            mem_mb=4000,
         params:
             cfg=get_cfg("data", "network", "locations", "checkpoints", "evaluate", "precision"),
         script:
@@ -49,7 +48,6 @@ else:
         threads: workflow.cores
         resources:
             gpu=1,
-            mem_mb=4000,
         params:
             cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
             why=get_collection_reason,
