@@ -184,12 +184,16 @@ def get_logger(name: str) -> logging.Logger:
 @contextlib.contextmanager
 def output_to(log_file: str | None):
     """Send stdout and stderr (logs, progress bars) to a rule's log file; an error that ends
-    the stage is written there too (Snakemake also prints it)."""
+    the stage is written there too (Snakemake also prints it). The terminal gets where the
+    log is and, every few seconds while a stage trains or samples, its progress line (steps,
+    rate, time left)."""
     if not log_file:
         yield
         return
+    terminal = sys.stderr
+    print(f"log: {log_file}", file=terminal, flush=True)
     with open(log_file, "w") as raw:
-        f = _Lines(raw)
+        f = _Lines(raw, echo=terminal, label=Path(log_file).stem)
         with contextlib.redirect_stderr(f), contextlib.redirect_stdout(f):
             try:
                 yield
@@ -202,11 +206,14 @@ class _Lines:
     """A log file that takes a progress bar's carriage returns as line ends, so the file
     reads as one line per update instead of raw control characters."""
 
-    def __init__(self, f: IO[str]):
-        self._f = f
+    def __init__(self, f: IO[str], echo: IO[str] | None = None, label: str = ""):
+        self._f, self._echo, self._label = f, echo, label
         self._at_line_start = True
 
     def write(self, text: str) -> int:
+        if self._echo is not None and "%|" in text:  # a tqdm progress line
+            self._echo.write(f"  {self._label}: {text.strip()}\n")
+            self._echo.flush()
         out = text.replace("\r", "\n")
         while "\n\n" in out:
             out = out.replace("\n\n", "\n")
