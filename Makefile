@@ -29,7 +29,7 @@ data: ## Debian's Fashion-MNIST files; elsewhere torchvision downloads them at r
 	else echo "no Debian data package; torchvision will download Fashion-MNIST at run time"; fi
 
 run: setup ## set up, then run the default experiment (config.yaml) and print the main table
-	$(SNAKEMAKE) --cores $(CORES)
+	$(SNAKEMAKE) --cores $(CORES) all table --forcerun table
 
 tiny: setup ## the tiny experiment of the tests, in about a minute
 	$(SNAKEMAKE) --cores $(CORES) --configfile tests/configs/tiny.yaml

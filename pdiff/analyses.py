@@ -76,6 +76,7 @@ def memorization_baselines(
     out_scatter: str,
     out_tsne: str,
     threads: int = 1,
+    title: str = "",
 ) -> pd.DataFrame:
     """Stage memorization_baselines: p-diff's models next to copies of the sources (noise-added,
     fine-tuned), their averages and per-coordinate Gaussian samples, and the controls
@@ -168,7 +169,7 @@ def memorization_baselines(
         "pdiff_source": wrong_prediction_iou(preds["p-diff"], preds["source"], labels),
     }
     save_tensors(sim, out_similarity)
-    similarity_scatter(models, out_scatter)
+    similarity_scatter(models, out_scatter, title)
     ae = NoisyAutoencoder.load(ae_path)
     noisy = f"noise x{m['tsne_noise']} std"
     with torch.no_grad():
@@ -177,7 +178,7 @@ def memorization_baselines(
             for n in ("source", "p-diff", noisy)
             if n in groups
         }
-    latent_tsne(latents, seed, out_tsne)
+    latent_tsne(latents, seed, out_tsne, title)
     log("\n" + table.to_markdown(index=False, floatfmt=".4g"))
     return table
 

@@ -293,6 +293,7 @@ def train_autoencoder(
     log_every: int = 500,
     eval_every: int = 0,
     on_eval=None,
+    resume: runtime.Resume | None = None,
 ) -> list[dict]:
     """MSE reconstruction of normalized rows, with input and latent noise augmentation (a
     variational AE: its own posterior noise and `kl_weight` times the KL term instead).
@@ -301,13 +302,18 @@ def train_autoencoder(
     code's CosineAnnealingLR and diffusers' cosine schedule do; bf16 `precision` autocasts
     on CUDA only. Every `eval_every` steps and at the end, `on_eval(ae)` may return extra
     metrics (e.g. accuracy of the rebuilt sources) that are logged and kept in the history.
+    With `resume` (runtime.Resume), a stopped run's state is taken up and the state is kept
+    as training goes.
     """
     g = torch.Generator().manual_seed(seed)
     ae.to(device).train()
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, LR_SCHEDULES[lr_schedule](steps))
-    history = []
-    for step in tqdm(range(1, steps + 1), desc="ae", mininterval=5):
+    parts = {"model": ae, "optimizer": opt, "schedule": schedule}
+    history, start = resume.take_up(parts, g) if resume is not None else ([], 1)
+    for step in tqdm(
+        range(start, steps + 1), desc="ae", mininterval=5, initial=start - 1, total=steps
+    ):
         idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
         x = rows[idx].to(device)
         with runtime.autocast(device, precision):
@@ -331,6 +337,8 @@ def train_autoencoder(
                 ae.train()
             history.append(entry)
             log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
+        if resume is not None and step < steps and resume.due():
+            resume.keep(parts, g, history, step)
     ae.eval()
     return history
 
@@ -457,12 +465,14 @@ def fit_autoencoder(
     seed: int,
     device: torch.device,
     log=print,
+    resume: runtime.Resume | None = None,
 ) -> tuple[NoisyAutoencoder, dict]:
     """The parameter autoencoder of ae settings `a` trained on a ParameterMatrix with the
     noises of `noise`, after the overfit check (a.overfit_check: error | warn | off); with a
     `kl_weight`, the same autoencoder as a VAE (controls.vae_kl_weight), for the vae_prior
     control. `val_accuracy` scores parameter rows (pdiff.evaluation.Scorer); the sources of
     index `rebuilt` are passed through the AE every a.eval_every steps and scored.
+    `resume`: see train_autoencoder; a stopped run's overfit check is not run again.
     Returns the AE and its metrics."""
     variational = kl_weight > 0
     sigma_v, sigma_z = noise_sigmas(a, noise)
@@ -481,8 +491,12 @@ def fit_autoencoder(
         }
 
     conf = autoencoder_config(a, matrix.subset, variational)
-    check = {}
-    if a["overfit_check"] != "off" and not variational:
+    check = resume.extra.get("overfit_check") if resume is not None else None
+    if check is not None:
+        log("overfit check: taken from the stopped run")
+    elif a["overfit_check"] == "off" or variational:
+        check = {}
+    else:
         check = overfit_check(
             conf,
             rows[:1],
@@ -501,6 +515,8 @@ def fit_autoencoder(
             if a["overfit_check"] == "error":
                 raise AutoencoderCheckError(overfit_message(check, a))
             log("WARNING: " + overfit_message(check, a))
+    if resume is not None:
+        resume.extra["overfit_check"] = check
     ae = build_autoencoder(conf)
     log(
         f"noise '{noise}': sigma_v={sigma_v} sigma_z={sigma_z}"
@@ -527,6 +543,7 @@ def fit_autoencoder(
         log_every=a["log_every"],
         eval_every=a["eval_every"],
         on_eval=rebuilt_accuracy,
+        resume=resume,
     )
     metrics = {
         "noise": noise,

@@ -80,11 +80,13 @@ def train_denoiser(
     precision: str = "fp32",
     log=print,
     log_every: int = 500,
+    resume=None,
 ) -> tuple[nn.Module, list[dict]]:
     """MSE on noised latents at uniformly drawn timesteps, the target by the scheduler's
     prediction type (bf16 autocast on CUDA when `precision` says so). Returns the denoiser
     to sample from (the EMA of its weights when ema_decay > 0, else the trained one) and the
-    loss history."""
+    loss history. With `resume` (runtime.Resume), a stopped run's state is taken up and the
+    state is kept as training goes."""
     from pdiff.runtime import autocast
 
     g = torch.Generator().manual_seed(seed)
@@ -95,8 +97,13 @@ def train_denoiser(
         lr_schedule, opt, num_warmup_steps=warmup_steps, num_training_steps=steps
     )
     T = scheduler.config.num_train_timesteps
-    history = []
-    for step in tqdm(range(1, steps + 1), desc="ldm", mininterval=5):
+    parts = {"model": denoiser, "optimizer": opt, "schedule": schedule}
+    if ema is not None:
+        parts["ema"] = ema
+    history, start = resume.take_up(parts, g) if resume is not None else ([], 1)
+    for step in tqdm(
+        range(start, steps + 1), desc="ldm", mininterval=5, initial=start - 1, total=steps
+    ):
         idx = torch.randint(len(latents), (batch_size,), generator=g)
         x0 = latents[idx]
         noise = torch.randn(x0.shape, generator=g)
@@ -115,6 +122,8 @@ def train_denoiser(
         if step % log_every == 0 or step == steps:
             history.append({"step": step, "loss": loss.item(), "lr": schedule.get_last_lr()[0]})
             log(f"ldm step {step}: loss {loss.item():.5f} lr {schedule.get_last_lr()[0]:.3g}")
+        if resume is not None and step < steps and resume.due():
+            resume.keep(parts, g, history, step)
     denoiser.eval()
     return (ema if ema is not None else denoiser), history
 

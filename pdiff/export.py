@@ -58,8 +58,9 @@ def write_models(
         {
             "file": [f"model_{i:03d}.safetensors" for i in chosen["index"]],
             "generated_index": chosen["index"].tolist(),
-            "val_acc": chosen["val_acc"].tolist(),
-            "test_acc": chosen["test_acc"].tolist(),
+            # accuracies are float32 percentages: rounded to what the split's size resolves
+            "val_acc": chosen["val_acc"].round(4).tolist(),
+            "test_acc": chosen["test_acc"].round(4).tolist(),
             "max_similarity": sim.tolist(),
             "nearest_source": nearest.tolist(),
             "nearest_source_l2": dist.tolist(),
@@ -84,6 +85,11 @@ def write_models(
     return table
 
 
+def _kwargs_text(network: dict) -> str:
+    kwargs = network.get("kwargs") or {}
+    return f" with {json.dumps(kwargs)}" if kwargs else " (its default settings)"
+
+
 def model_card(table: pd.DataFrame, network: dict, provenance: dict) -> str:
     """How the exported models were made and how to load them."""
     v = provenance["variant"]
@@ -97,7 +103,7 @@ other tensor is the base network's. Chosen as the best on the validation split; 
 accuracy, their largest similarity to any source (IoU of wrong test predictions) and their
 distance to the nearest source are in `models.csv`.
 
-Network: `{network["name"]}` with {json.dumps(network["kwargs"])}, {network["in_channels"]}
+Network: `{network["name"]}`{_kwargs_text(network)}, {network["in_channels"]}
 input channels, {network["num_classes"]} classes, {network["image_size"]} px images.
 
 ```python

@@ -116,10 +116,12 @@ class TrainedLDM:
         return cls(denoiser.eval(), shape, mean, std, schedule, conf)
 
 
-def fit_ldm(latents: torch.Tensor, m: dict, *, seed: int, device: torch.device, log=print):
+def fit_ldm(
+    latents: torch.Tensor, m: dict, *, seed: int, device: torch.device, log=print, resume=None
+):
     """The latent DDPM of ldm settings `m` (config.ldm_settings) trained on the sources'
-    (noise-free) latents, brought to unit scale (m.latent_norm). Returns the TrainedLDM and
-    its metrics."""
+    (noise-free) latents, brought to unit scale (m.latent_norm); `resume`: a
+    runtime.Resume. Returns the TrainedLDM and its metrics."""
     from pdiff.denoiser import build_denoiser, denoiser_config
     from pdiff.diffusion import latent_stats, train_denoiser
 
@@ -148,6 +150,7 @@ def fit_ldm(latents: torch.Tensor, m: dict, *, seed: int, device: torch.device, 
         precision=m["precision"],
         log=log,
         log_every=m["log_every"],
+        resume=resume,
     )
     schedule = {k: m[k] for k in SCHEDULE_KEYS}
     ldm = TrainedLDM(denoiser, tuple(latents.shape[1:]), mean, std, schedule, conf)

@@ -41,20 +41,32 @@ def ablation_plot(table: pd.DataFrame, axis: str, path: str) -> None:
     save_figure(fig, path)
 
 
-def similarity_scatter(models: pd.DataFrame, path: str) -> None:
+def similarity_scatter(models: pd.DataFrame, path: str, title: str = "") -> None:
     """Test accuracy against max similarity to the sources, a colour per group (the paper's
-    memorization scatter, with the critique's baselines)."""
+    memorization scatter, with the critique's baselines); p-diff's points drawn last, on
+    top of the baselines'."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, m in models.groupby("group", sort=False):
-        ax.scatter(m.max_similarity, m.test_acc, s=10, alpha=0.6, label=name)
+        on_top = name == "p-diff"
+        ax.scatter(
+            m.max_similarity,
+            m.test_acc,
+            s=14 if on_top else 10,
+            alpha=0.8 if on_top else 0.5,
+            label=name,
+            zorder=3 if on_top else 2,
+            edgecolors="black" if on_top else "none",
+            linewidths=0.3,
+        )
     ax.set_xlabel("max similarity to any source (IoU of wrong test predictions)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("new models or copies? (right = closer to a source)")
+    head = f"{title}: " if title else ""
+    ax.set_title(f"{head}new models or copies? (right = closer to a source)", fontsize=9)
     ax.legend(fontsize=7, markerscale=1.5, loc="best")
     save_figure(fig, path)
 
 
-def latent_tsne(latents: dict[str, torch.Tensor], seed: int, path: str) -> None:
+def latent_tsne(latents: dict[str, torch.Tensor], seed: int, path: str, title: str = "") -> None:
     """t-SNE (scikit-learn) of the AE latents of several groups of models."""
     from sklearn.manifold import TSNE
 
@@ -69,7 +81,7 @@ def latent_tsne(latents: dict[str, torch.Tensor], seed: int, path: str) -> None:
         end = start + len(latents[n])
         ax.scatter(emb[start:end, 0], emb[start:end, 1], s=10, alpha=0.7, label=n)
         start = end
-    ax.set_title("t-SNE of AE latents")
+    ax.set_title(f"t-SNE of AE latents{' (' + title + ')' if title else ''}", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8)

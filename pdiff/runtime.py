@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import random
@@ -229,6 +230,125 @@ class _Lines:
 
     def isatty(self) -> bool:
         return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started by `pid`, directly or not (from `ps`, on Linux and macOS)."""
+    import subprocess
+
+    table = subprocess.run(["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True)
+    children: dict[int, list[int]] = {}
+    for line in table.stdout.splitlines():
+        child, parent = (int(v) for v in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_jobs_on_interrupt() -> None:
+    """Make one SIGINT to Snakemake (Ctrl-C, or `kill -INT` to snakemake alone) stop the jobs
+    it runs at once: Snakemake itself only stops scheduling and waits for running jobs to end,
+    so a long stage would go on for minutes. The handler passes the SIGINT on to every process
+    Snakemake started (a stage stops within its current step, its partial outputs removed by
+    Snakemake as for any failed job), then lets Snakemake handle it as before."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum, frame):
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+
+
+RESUME_ENV = "PDIFF_RESUME_SECONDS"
+
+
+class Resume:
+    """A training stage's state, kept beside its output (`<output>.resume`) so that a run
+    stopped in the middle (Ctrl-C, a lost node) continues where it was. Saved at most every
+    `PDIFF_RESUME_SECONDS` seconds (default 30; 0: every step) and read back only by a rerun
+    with the same `fingerprint` (settings and inputs); removed when the stage ends. The state
+    holds everything the steps draw on (weights, optimizer, schedule, random generator), so
+    the result is the same, bit for bit on a CPU, whether the run was stopped or not."""
+
+    def __init__(self, output: str | os.PathLike, fingerprint: dict, log=print):
+        self.path = Path(f"{output}.resume")
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.every = float(os.environ.get(RESUME_ENV, "30"))
+        self.extra: dict = {}  # saved with every state (e.g. a check that ran before training)
+        self._log, self._last = log, time.monotonic()
+        self._state: dict | None = None
+        if self.path.exists():
+            try:
+                state = torch.load(self.path, weights_only=True)
+            except Exception as e:  # a torn or foreign file: start over
+                log(f"ignoring {self.path} ({type(e).__name__}: {e}); starting over")
+            else:
+                if state.get("fingerprint") == self.fingerprint:
+                    self._state = state
+                    self.extra = state.get("extra", {})
+                else:
+                    log(f"ignoring {self.path}: written for other settings or inputs")
+
+    def state(self) -> dict | None:
+        """The saved state of a stopped run of the same stage and settings, if any."""
+        return self._state
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every
+
+    def save(self, state: dict) -> None:
+        from pdiff.io import atomic_path
+
+        with atomic_path(self.path) as tmp:
+            torch.save({**state, "fingerprint": self.fingerprint, "extra": self.extra}, tmp)
+        self._last = time.monotonic()
+
+    def take_up(self, parts: dict, g: torch.Generator) -> tuple[list[dict], int]:
+        """(history, first step) of a training loop: the stopped run's, its state restored
+        into `parts` (name: object with load_state_dict) and the generator; or a fresh start."""
+        state = self._state
+        if state is None:
+            return [], 1
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        g.set_state(state["generator"])
+        self._log(f"resumed at step {state['step'] + 1} from {self.path}")
+        return list(state["history"]), state["step"] + 1
+
+    def keep(self, parts: dict, g: torch.Generator, history: list[dict], step: int) -> None:
+        """Save the state after `step`."""
+        self.save(
+            {
+                **{name: part.state_dict() for name, part in parts.items()},
+                "generator": g.get_state(),
+                "history": history,
+                "step": step,
+            }
+        )
+
+    def done(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    """A fingerprint of a tensor's values."""
+    import hashlib
+
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 HOLD_ENV = "PDIFF_TEST_HOLD"

@@ -1,6 +1,9 @@
 # Helpers of the workflow: config validation, paths, wildcard constraints, target lists.
 import copy
+import shlex
 from pathlib import Path
+
+import pandas as pd
 
 from pdiff.config import (
     ConfigError,
@@ -14,6 +17,7 @@ from pdiff.config import (
     validate_config,
 )
 from pdiff.preflight import check_runnable
+from pdiff.runtime import stop_jobs_on_interrupt
 
 # The paper table's experiments are layered on the config as given (before its defaults), and
 # the command line's config files and --config go on top again, as when a cell runs alone
@@ -30,6 +34,8 @@ check_variant_is_named(CONFIG_AS_GIVEN, config, DEFAULT_CONFIG)
 # Patterns that match nothing, an AE that cannot take its subset: stopped before any job.
 if workflow.is_main_process:
     check_runnable(config, checked=".snakemake/pdiff_checked")
+    # One Ctrl-C stops the running jobs too, not only the scheduling of new ones.
+    stop_jobs_on_interrupt()
 
 
 def get_results(experiment):
@@ -436,18 +442,24 @@ def get_paper_tables(wildcards=None):
 
 
 def print_main_table():
-    """When a run ends: the main table, and where the plots and the report are."""
+    """When a run ends: the main table, the exported models, where the plots are, and the
+    report command of this very experiment (its config files and --config overrides)."""
     table = Path(MAIN_TABLE_MD)
     if table.exists():
         print(f"\nMain table ({table}):\n\n{table.read_text()}")
     if PAPER_CELLS and Path(PAPER_TABLE_MD).exists():
         print(f"\nPaper table ({PAPER_TABLE_MD}):\n\n{Path(PAPER_TABLE_MD).read_text()}")
+    for models in sorted(Path(RESULTS).rglob("export/models.csv")):
+        print(f"Exported models in {models.parent}/ (pdiff.load_model; generator/: more):")
+        print(pd.read_csv(models).to_markdown(index=False, floatfmt=".2f") + "\n")
     plots = sorted(Path(RESULTS).rglob("*.png"))
     if plots:
         print("Plots:\n" + "\n".join(f"  {p}" for p in plots))
     files = [str(Path(f)) for f in workflow.overwrite_configfiles or []]
-    args = " ".join(["--configfile", *files]) if files else ""
+    args = ["--configfile", *files] if files else []
+    if workflow.config_settings.config:
+        args += ["--config", *workflow.config_settings.config_args]
     print(
-        f"Report with every table and plot made so far: snakemake results_so_far "
-        f"--report report.html {args}".rstrip()
+        "Report with every table and plot made so far: "
+        + shlex.join(["snakemake", "results_so_far", "--report", "report.html", *args])
     )

@@ -21,4 +21,5 @@ with runtime.output_to(snakemake.log[0]):
         out_scatter=o.scatter,
         out_tsne=o.tsne,
         threads=snakemake.threads,
+        title=f"{snakemake.config['experiment']}, seed {snakemake.wildcards.seed}",
     )

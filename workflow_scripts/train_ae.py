@@ -27,6 +27,10 @@ with runtime.output_to(snakemake.log[0]):
         e["batch_size"],
         e["sets_per_batch"],
     )
+    log = runtime.get_logger("train_vae" if p.kl_weight > 0 else "train_ae").info
+    inputs = {"sources": runtime.tensor_digest(matrix.rows), "seed": int(w.seed)}
+    settings = {"ae": p.ae, "noise": w.noise, "kl_weight": p.kl_weight, **inputs}
+    resume = runtime.Resume(o.ae, settings, log)
     ae, metrics = fit_autoencoder(
         matrix,
         p.ae,
@@ -36,7 +40,9 @@ with runtime.output_to(snakemake.log[0]):
         kl_weight=p.kl_weight,
         seed=int(w.seed),
         device=device,
-        log=runtime.get_logger("train_vae" if p.kl_weight > 0 else "train_ae").info,
+        log=log,
+        resume=resume,
     )
     ae.save(o.ae)
     save_json(metrics, o.metrics)
+    resume.done()

@@ -17,12 +17,12 @@ with runtime.output_to(snakemake.log[0]):
     matrix = ParameterMatrix.load(i.matrix)
     with torch.no_grad():
         latents = NoisyAutoencoder.load(i.ae).to(device).encode(matrix.normalized.to(device))
+    log, latents = runtime.get_logger("train_ldm").info, latents.cpu()
+    settings = {"ldm": snakemake.params.ldm, "seed": seed}
+    resume = runtime.Resume(o.ldm, {**settings, "latents": runtime.tensor_digest(latents)}, log)
     ldm, metrics = fit_ldm(
-        latents.cpu(),
-        snakemake.params.ldm,
-        seed=seed,
-        device=device,
-        log=runtime.get_logger("train_ldm").info,
+        latents, snakemake.params.ldm, seed=seed, device=device, log=log, resume=resume
     )
     ldm.save(o.ldm)
     save_json(metrics, o.metrics)
+    resume.done()

@@ -188,6 +188,9 @@ def test_an_exported_model_loads_strictly_with_its_generated_subset(tmp_path, na
 
     net.load_state_dict(load_file(path), strict=True)
     assert torch.equal(net.state_dict()[subset.names[0]], state[subset.names[0]])
+    card = (path.parent / "README.md").read_text()
+    assert f"`{name}`" in card and "with {}" not in card
+    assert ("its default settings" in card) == (not kwargs)
 
 
 def test_bad_exports_name_the_file_and_the_mismatch(tmp_path):
