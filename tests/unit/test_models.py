@@ -178,7 +178,12 @@ def test_transformer_denoiser_keeps_latent_shape_and_builds_from_its_config():
     assert isinstance(net, TransformerDenoiser)
     x = torch.randn(5, 4, 9)
     assert net(x, torch.randint(1000, (5,))).shape == x.shape
-    assert isinstance(build_denoiser({"kind": "conv", "latent_channels": 4}), LatentDenoiser)
+    assert isinstance(
+        build_denoiser(
+            {"kind": "conv", "latent_channels": 4, "channels": 8, "blocks": 1, "time_dim": 8}
+        ),
+        LatentDenoiser,
+    )
 
 
 def test_schedulers_do_not_clip_unless_asked():
@@ -252,7 +257,7 @@ def _two_cluster_samples(kind: str, norm: str):
     mean, std = latent_stats(latents, norm)
     torch.manual_seed(0)
     conf = {"kind": kind, "latent_channels": 2, "time_dim": 32, "blocks": 2}
-    conf |= {"channels": 32} if kind == "conv" else {"latent_length": 16, "width": 32}
+    conf |= {"channels": 32} if kind == "conv" else {"latent_length": 16, "width": 32, "heads": 4}
     net, _ = train_denoiser(
         build_denoiser(conf),
         (latents - mean) / std,

@@ -38,7 +38,13 @@ def test_paper_autoencoder_pads_to_64_and_has_a_one_channel_latent():
     [
         {"kind": "paper", "dim": 70, "channels": [8, 16], "latent_dim": 16},
         {"kind": "flat", "dim": 70, "channels": [8, 16], "latent_channels": 2, "latent_length": 8},
-        {"kind": "chunked", "sizes": [40, 30], "chunk": 16, "channels": [16, 16]},
+        {
+            "kind": "chunked",
+            "sizes": [40, 30],
+            "chunk": 16,
+            "channels": [16, 16],
+            "latent_channels": 4,
+        },
     ],
 )
 def test_every_decoder_uses_its_latent(conf):
