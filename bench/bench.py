@@ -27,7 +27,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pdiff.config import load_config  # noqa: E402
+from pdiff.config import load_config, shared_folders  # noqa: E402
 from pdiff.data import load_splits  # noqa: E402
 from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference  # noqa: E402
 from pdiff.networks import configured_network, small_cnn  # noqa: E402
@@ -56,9 +56,10 @@ def default_artifacts(cfg: dict) -> dict[str, Path] | None:
     variant = (
         res / "seed0" / cfg["location"] / f"k{cfg['collect']['k']}" / f"noise-{cfg['ae']['noise']}"
     )
+    shared = {k: REPO / "results" / v for k, v in shared_folders(cfg).items()}
     paths = {
-        "data": res / "data.safetensors",
-        "base": res / "seed0" / "base.safetensors",
+        "data": shared["data"] / "data.safetensors",
+        "base": Path(str(shared["base"]).format(seed=0)) / "base.safetensors",
         "matrix": variant.parent / "param_matrix.safetensors",
         "layout": variant.parent / "layout.json",
         "ae": variant / "ae.safetensors",

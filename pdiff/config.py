@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -92,6 +94,57 @@ def _check_names(config: dict) -> None:
             )
 
 
+# results/<this>/ holds what experiments share (shared_folders); no experiment has it.
+SHARED_FOLDER = "shared"
+
+# Keys that pick the default variant; they are wildcards, not settings a stage reads.
+VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
+# Keys added after results were made, left out of a stage's settings at their default (which
+# keeps the old behaviour), so that adding them does not rerun every experiment made before.
+ADDED_KEYS = {"collect": {"runs": 1}}
+
+
+def stage_settings(config: dict, *sections: str) -> dict:
+    """The config sections a stage reads (with `device`), as its rule's params: changing them
+    reruns the stage. Keys are sorted: Snakemake compares params as text, and layered config
+    files order keys by the file that first set them."""
+
+    def ordered(value):
+        return {k: ordered(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
+
+    def settings(name):
+        value = ordered(config[name])
+        if not isinstance(value, dict):
+            return value
+        at_default = {k for k, d in ADDED_KEYS.get(name, {}).items() if value.get(k) == d}
+        left_out = VARIANT_KEYS.get(name, set()) | at_default
+        return {k: v for k, v in value.items() if k not in left_out}
+
+    return {name: settings(name) for name in ("device", *sections)}
+
+
+def settings_digest(settings: dict) -> str:
+    """A short name for a stage's settings: equal settings (in any key order), equal name."""
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def shared_folders(config: dict) -> dict[str, str]:
+    """The folders, under results/, of the stages that experiments with equal settings share:
+    data, the bases (per {seed}) and the collections (per {seed} and {location}), each named
+    by the digest of every setting it depends on. An experiment that changes only later
+    stages (the AE, the denoiser, sampling) reuses another's. Your own checkpoints
+    (checkpoints.dir) are not shared: their bases and collections stay in the experiment."""
+    base = stage_settings(config, "data", "network", "train_base", "precision")
+    collect = {**base, **stage_settings(config, "locations", "collect", "evaluate")}
+    collect["collect"]["k"] = config["collect"]["k"]  # a longer K continues this one
+    return {
+        "data": f"{SHARED_FOLDER}/data-{settings_digest(stage_settings(config, 'data'))}",
+        "base": f"{SHARED_FOLDER}/base-{settings_digest(base)}/seed{{seed}}",
+        "collect": f"{SHARED_FOLDER}/collect-{settings_digest(collect)}/seed{{seed}}/{{location}}",
+    }
+
+
 def experiment_name(config: dict) -> str:
     """<data>_<network>, the name of an experiment whose config does not give one."""
     data, net = config["data"]["name"], config["network"]["name"]
@@ -168,6 +221,11 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config key {key}: {e.message} (see {SCHEMA})") from None
     if config["experiment"] is None:
         config["experiment"] = experiment_name(config)
+    if config["experiment"] == SHARED_FOLDER:
+        raise ConfigError(
+            f"experiment: '{SHARED_FOLDER}' is the folder of results/ that experiments share "
+            "(data, bases, collections); pick another name"
+        )
     config["denoisers"]["paper"] = merge(OFFICIAL_GENERATOR, config["denoisers"].get("paper", {}))
     for name in dict.fromkeys(
         [config["denoiser"], *config["ablations"]["denoiser"], *config["denoisers"]]

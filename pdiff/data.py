@@ -84,7 +84,7 @@ class Splits:
                 ):
                     raise ArtifactError(
                         f"{m['root']}: the data set's files changed since prepare_data read "
-                        "them; delete the experiment's data.safetensors and rerun"
+                        "them; delete the data file it wrote (results/shared/data-*/) and rerun"
                     )
             self._pools = pools
         return self._pools

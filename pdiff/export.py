@@ -101,7 +101,8 @@ def model_card(table: pd.DataFrame, network: dict, provenance: dict) -> str:
 sampler {v["sampler"]}) trained on K = {v["k"]} checkpoints (AE noise: {v["noise"]}); every
 other tensor is the base network's. Chosen as the best on the validation split; their test
 accuracy, their largest similarity to any source (IoU of wrong test predictions) and their
-distance to the nearest source are in `models.csv`.
+distance to the nearest source are in `models.csv`. The splits they were scored on:
+`pdiff.data.load_splits("{provenance["data"]}")`.
 
 Network: `{network["name"]}`{_kwargs_text(network)}, {network["in_channels"]}
 input channels, {network["num_classes"]} classes, {network["image_size"]} px images.
@@ -115,7 +116,8 @@ net.load_state_dict(load_file("{first}"), strict=True)
 ```
 
 Each file's metadata (`safetensors.safe_open(path, "pt").metadata()["pdiff"]`, JSON) holds the
-experiment, variant, seed, accuracies, similarity, network and the config of the run.
+experiment, variant, seed, data file, accuracies, similarity, network and the config of the
+run.
 
 More models from the same generator (the `generator` folder, self-contained):
 

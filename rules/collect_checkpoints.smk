@@ -50,6 +50,5 @@ else:
             gpu=1,
         params:
             cfg=get_cfg("data", "network", "locations", "collect", "evaluate", "precision"),
-            why=get_collection_reason,
         script:
             "../workflow_scripts/collect_checkpoints.py"

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from pdiff.config import (
+    SHARED_FOLDER,
     ConfigError,
     ae_settings,
     check_variant_is_named,
@@ -13,6 +14,8 @@ from pdiff.config import (
     has_own_ae,
     layered_config,
     ldm_settings,
+    shared_folders,
+    stage_settings,
     split_denoiser,
     validate_config,
 )
@@ -48,6 +51,30 @@ def get_main_table(experiment):
     return f"{get_results(experiment)}/main_table.csv"
 
 
+def align_folder(align):
+    """The {align} wildcard of an align value: empty for none, else -align-<value>."""
+    return "" if align == "none" else f"-align-{align}"
+
+
+def get_run_bases(wildcards):
+    """{"run_bases": [the bases of runs 1 to R-1]} of collect.runs = R (use with unpack)."""
+    runs = range(1, config["collect"]["runs"])
+    return {"run_bases": expand(RUN_BASE, seed=wildcards.seed, run=runs)} if runs else {}
+
+
+def get_runs_table(wildcards):
+    """{"table": the collection's table} when the sources come from several runs (its run
+    column picks each run's rows), else nothing (use with unpack)."""
+    if config["collect"]["runs"] == 1:
+        return {}
+    return {"table": get_collection(CHECKPOINT_TABLE)(wildcards)}
+
+
+def get_cfg(*sections):
+    """The config sections a stage reads, as params (pdiff.config.stage_settings)."""
+    return stage_settings(config, *sections)
+
+
 # Every artifact's path. One experiment lives under RESULTS; its tree follows the wildcards
 # seed / location / k (with align) / noise / denoiser / sampler; logs and benchmarks mirror it.
 RESULTS = get_results(config["experiment"])
@@ -61,12 +88,23 @@ SAMPLES = f"{DENOISER}/{{sampler}}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 
-DATA = f"{RESULTS}/data.safetensors"
-BASE = f"{RUN}/base.safetensors"
-BASE_METRICS = f"{RUN}/base.json"
+# Data, bases and collections are the same for every experiment with the same settings: they
+# live in results/shared/, in folders named by a digest of the settings they read, and a new
+# experiment that changes only later stages reuses them. Your own checkpoints stay with their
+# experiment.
+SHARED = get_results(SHARED_FOLDER)
+_shared = {stage: get_results(folder) for stage, folder in shared_folders(config).items()}
+DATA = f"{_shared['data']}/data.safetensors"
+if config["checkpoints"]["dir"]:
+    BASES, COLLECTIONS = RUN, SUBSET
+else:
+    BASES, COLLECTIONS = _shared["base"], _shared["collect"]
+BASE = f"{BASES}/base.safetensors"
+BASE_METRICS = f"{BASES}/base.json"
 # The bases of runs 1 to R-1 of collect.runs (run 0's is BASE).
-RUN_BASE, RUN_BASE_METRICS = f"{RUN}/base-run{{run}}.safetensors", f"{RUN}/base-run{{run}}.json"
-COLLECTION = f"{SUBSET}/collect-{{k}}"
+RUN_BASE = f"{BASES}/base-run{{run}}.safetensors"
+RUN_BASE_METRICS = f"{BASES}/base-run{{run}}.json"
+COLLECTION = f"{COLLECTIONS}/collect-{{k}}"
 CHECKPOINTS = f"{COLLECTION}/checkpoints"
 CHECKPOINT_TABLE = f"{COLLECTION}/checkpoints.csv"
 SOURCE_PREDICTIONS = f"{COLLECTION}/checkpoint_predictions.safetensors"
@@ -120,60 +158,21 @@ wildcard_constraints:
     axis="|".join(AXES),
 
 
+def mirror_path(output, folder, suffix):
+    """The file mirroring an output path in the logs or benchmarks folder of its results
+    (this experiment's, or the shared one's)."""
+    root = SHARED if output.startswith(f"{SHARED}/") else RESULTS
+    return str(Path(output.replace(root, f"{root}/{folder}", 1)).with_suffix(suffix))
+
+
 def log_path(output):
     """The log file mirroring an output path."""
-    return str(Path(output.replace(RESULTS, LOGS, 1)).with_suffix(".log"))
+    return mirror_path(output, "logs", ".log")
 
 
 def bench_path(output):
     """The benchmark file mirroring an output path."""
-    return str(Path(output.replace(RESULTS, BENCH, 1)).with_suffix(".tsv"))
-
-
-# Keys that pick the default variant; they are wildcards, not settings a stage reads.
-VARIANT_KEYS = {"collect": {"k"}, "ae": {"noise"}, "generate": {"sampler"}}
-# Keys added after results were made, left out of params at their default (which keeps the
-# old behaviour), so that adding them does not rerun every experiment made before.
-ADDED_KEYS = {"collect": {"runs": 1}}
-
-
-def align_folder(align):
-    """The {align} wildcard of an align value: empty for none, else -align-<value>."""
-    return "" if align == "none" else f"-align-{align}"
-
-
-def get_run_bases(wildcards):
-    """{"run_bases": [the bases of runs 1 to R-1]} of collect.runs = R (use with unpack)."""
-    runs = range(1, config["collect"]["runs"])
-    return {"run_bases": expand(RUN_BASE, seed=wildcards.seed, run=runs)} if runs else {}
-
-
-def get_runs_table(wildcards):
-    """{"table": the collection's table} when the sources come from several runs (its run
-    column picks each run's rows), else nothing (use with unpack)."""
-    if config["collect"]["runs"] == 1:
-        return {}
-    return {"table": get_collection(CHECKPOINT_TABLE)(wildcards)}
-
-
-def get_cfg(*sections):
-    """The config sections a stage reads, as params (changing them reruns the stage). Keys
-    are sorted: Snakemake compares params as text, and layered config files order keys by
-    the file that first set them."""
-
-    def ordered(value):
-        return {k: ordered(value[k]) for k in sorted(value)} if isinstance(value, dict) else value
-
-    def settings(name):
-        value = ordered(config[name])
-        if name in VARIANT_KEYS:
-            value = {k: v for k, v in value.items() if k not in VARIANT_KEYS[name]}
-        if name in ADDED_KEYS:
-            added = ADDED_KEYS[name]
-            value = {k: v for k, v in value.items() if k not in added or v != added[k]}
-        return value
-
-    return {name: settings(name) for name in ("device", *sections)}
+    return mirror_path(output, "benchmarks", ".tsv")
 
 
 def get_ldm_settings(wildcards):
@@ -253,17 +252,6 @@ def get_earlier_collection(wildcards):
     }
 
 
-def get_collection_reason(wildcards):
-    """Why a collection has this many checkpoints, for its log."""
-    k, first = int(wildcards.k), config["collect"]["k"]
-    if k <= first:
-        return f"collect.k = {first}"
-    return (
-        f"ablations.k asks for K up to {k} at location {wildcards.location}; the first "
-        f"{first} are the collect.k collection's, {k - first} more steps continue it"
-    )
-
-
 def get_own_checkpoints():
     """Inputs of the import rules when the sources are the user's own checkpoints."""
     c = config["checkpoints"]
@@ -287,7 +275,8 @@ def get_provenance(wildcards):
     variant = {key: wildcards[key] for key in ("location", "k", "noise", "denoiser", "sampler")}
     if wildcards.align:
         variant["align"] = wildcards.align.removeprefix("-align-")
-    return {"experiment": config["experiment"], "seed": int(wildcards.seed), "variant": variant}
+    seed = int(wildcards.seed)
+    return {"experiment": config["experiment"], "seed": seed, "variant": variant, "data": DATA}
 
 
 def get_ablation_variants(axis):

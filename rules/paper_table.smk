@@ -18,6 +18,13 @@ for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
     use rule * from cell_name exclude all, paper_table as cell_prefix*
 
 
+# Cells with the same data (a task's row of networks) share its files in results/shared/: one
+# rule makes them, the first cell's (the others' would make the same file, which Snakemake
+# calls ambiguous).
+for shared_rule in ("prepare_data", "train_base", "train_run_base", "collect_checkpoints"):
+    workflow.ruleorder(shared_rule, *(f"{cell}_{shared_rule}" for cell in PAPER_CELLS))
+
+
 rule paper_table:
     """The paper's main table: every data set x architecture cell, gathered."""
     input:

@@ -51,3 +51,11 @@ def copy_run(run, dest):
     """A writable copy of a shared run (Snakemake's metadata included, so nothing reruns)."""
     shutil.copytree(run, dest, symlinks=True, dirs_exist_ok=True)
     return dest
+
+
+def shared(workdir, kind, path=""):
+    """`path` in the one folder of results/shared/ (data, base or collect) of the run in
+    `workdir`: stages that experiments share live there, named by their settings' digest."""
+    folders = sorted((Path(workdir) / "results" / "shared").glob(f"{kind}-*"))
+    assert len(folders) == 1, f"one shared {kind} folder expected, found {folders}"
+    return folders[0] / path

@@ -16,9 +16,9 @@ with runtime.output_to(snakemake.log[0]):
     models = [configured_network(cfg, splits, b) for b in [i.base, *i.get("run_bases", [])]]
     subset = ParameterSubset.from_model(models[0], cfg["locations"][w.location])
     log(f"subset '{w.location}': {len(subset.names)} tensors, D={subset.dim}: {subset.names}")
-    log(f"collecting {k} checkpoints ({snakemake.params.why or 'collect.k'})")
     parts = ("checkpoints", "table", "predictions", "state")
     earlier = {p: i[f"earlier_{p}"] for p in parts} if "earlier_table" in i.keys() else None
+    log(f"collecting {k} checkpoints" + (f", continuing {i.earlier_table}" if earlier else ""))
     training.collect(
         models,
         subset,

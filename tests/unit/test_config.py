@@ -9,6 +9,8 @@ from pdiff.config import (
     load_config,
     merge,
     read_yaml,
+    settings_digest,
+    shared_folders,
 )
 
 DEFAULT = REPO / "config.yaml"
@@ -77,6 +79,7 @@ def test_command_line_strings_are_read_as_the_schema_types():
         ({"generate": {"sampler": "ddpm-2000"}}, ["ddpm-2000", "ldm.timesteps = 1000"]),
         ({"ablations": {"sampler": ["ddim-0"]}}, ["ddim-0", "at most 1000"]),
         ({"ldm": {"channels": 30, "heads": 4}}, ["ldm.heads = 4", "ldm.channels = 30"]),
+        ({"experiment": "shared"}, ["'shared'", "results/", "another name"]),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
@@ -124,3 +127,30 @@ def test_a_config_file_that_is_not_yaml_names_the_file_and_the_line(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="bad.yaml: a config file holds"):
         read_yaml(bad)
+
+
+def test_shared_folders_change_with_the_settings_their_stage_depends_on_only():
+    assert settings_digest({"a": 1, "b": {"c": 2, "d": 3}}) == settings_digest(
+        {"b": {"d": 3, "c": 2}, "a": 1}
+    )
+    default = shared_folders(load_config(DEFAULT))
+    assert len(set(default.values())) == 3 and all(
+        f.startswith("shared/") for f in default.values()
+    )
+
+    def changed(override):
+        folders = shared_folders(load_config(DEFAULT, {"experiment": "x", **override}))
+        return {stage for stage in default if folders[stage] != default[stage]}
+
+    # later stages, the seeds, the location and the variant keys share all three
+    for later in ({"ae": {"steps": 10, "noise": "none"}}, {"ldm": {"lr": 0.1}},
+                  {"generate": {"n": 3}}, {"seeds": [1]}, {"location": "head"},
+                  {"ablations": {"k": [50]}}):  # fmt: skip
+        assert changed(later) == set(), later
+    assert changed({"collect": {"lr": 0.5}}) == {"collect"}
+    assert changed({"collect": {"k": 50}}) == {"collect"}
+    assert changed({"evaluate": {"batch_size": 100}}) == {"collect"}
+    assert changed({"train_base": {"epochs": 1}}) == {"base", "collect"}
+    assert changed({"precision": "bf16"}) == {"base", "collect"}
+    assert changed({"device": "cuda"}) == {"data", "base", "collect"}
+    assert changed({"data": {"val_size": 1000}}) == {"data", "base", "collect"}

@@ -5,7 +5,7 @@ among the runs."""
 import pandas as pd
 import pytest
 import torch
-from helpers import TINY, snakemake
+from helpers import TINY, shared, snakemake
 
 from pdiff.data import load_splits
 from pdiff.io import load_json, load_tensors
@@ -22,12 +22,12 @@ def test_runs_are_collected_aligned_and_placed(tmp_path):
     target = f"{RESULTS}/{SAMPLES}/nearest_run.md"  # the align axis: a unit test's table
     snakemake(tmp_path, "all", target, "--configfile", str(TINY), str(RUNS))
     res = tmp_path / RESULTS
-    bases = [
-        load_tensors(res / f) for f in ("seed0/base.safetensors", "seed0/base-run1.safetensors")
-    ]
+    base = shared(tmp_path, "base", "seed0")
+    bases = [load_tensors(base / f) for f in ("base.safetensors", "base-run1.safetensors")]
     assert not torch.equal(bases[0]["conv1.weight"], bases[1]["conv1.weight"])
 
-    table = pd.read_csv(res / "seed0/whole/collect-16/checkpoints.csv")
+    collection = shared(tmp_path, "collect", "seed0/whole/collect-16")
+    table = pd.read_csv(collection / "checkpoints.csv")
     assert table.run.tolist() == [0] * 8 + [1] * 8
 
     # alignment permutes run 1's rows, keeps run 0's, and every row's function
@@ -35,13 +35,13 @@ def test_runs_are_collected_aligned_and_placed(tmp_path):
     layout = load_json(res / "seed0/whole/k16-align-weights/layout.json")
     assert layout["runs"] == [0] * 8 + [1] * 8 and layout["align"] == "weights"
     subset = ParameterSubset.from_dict(layout)
-    collected = res / "seed0/whole/collect-16/checkpoints"
+    collected = collection / "checkpoints"
     files = [collected / name for name in layout["checkpoints"]]
     plain = torch.stack([subset.flatten(load_tensors(f)) for f in files])
     assert torch.equal(plain[:8], aligned[:8]) and not torch.equal(plain[8:], aligned[8:])
     cfg = {"network": {"name": "small_cnn", "kwargs": {"channels": [4, 8, 8], "hidden": 16,
                                                        "batchnorm": False}}}  # fmt: skip
-    splits = load_splits(str(res / "data.safetensors"))
+    splits = load_splits(str(shared(tmp_path, "data", "data.safetensors")))
     net = configured_network(cfg, splits).eval()
     x = splits.images("test")[:200]
     for i in (8, 15):

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 import torch
-from helpers import CORES, REPO, SNAKEMAKE, TINY, copy_run, snakemake
+from helpers import CORES, REPO, SNAKEMAKE, TINY, copy_run, shared, snakemake
 from safetensors.torch import load_file
 
 from pdiff.evaluation import accuracy
@@ -89,11 +89,12 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     run = res / "seed0" / "last_two_bn"
     variant = run / "k16" / "noise-both"
     samples = variant / "ldm-conv" / "ddpm-100"
-    assert len(list((run / "collect-16/checkpoints").glob("*.safetensors"))) == 16
-    ckpts = pd.read_csv(run / "collect-16/checkpoints.csv")
+    collection = shared(tiny_run, "collect", "seed0/last_two_bn/collect-16")
+    assert len(list((collection / "checkpoints").glob("*.safetensors"))) == 16
+    ckpts = pd.read_csv(collection / "checkpoints.csv")
     assert len(ckpts) == 16 and ckpts.test_acc.min() > 30  # 1 epoch: about 43%
-    base = load_file(res / "seed0" / "base.safetensors")
-    assert json.loads((res / "seed0" / "base.json").read_text())["test_acc"] > 30  # about 43
+    base = load_file(shared(tiny_run, "base", "seed0/base.safetensors"))
+    assert json.loads(shared(tiny_run, "base", "seed0/base.json").read_text())["test_acc"] > 30
     layout = json.loads((run / "k16" / "layout.json").read_text())
     matrix = load_file(run / "k16" / "param_matrix.safetensors")
     assert matrix["matrix"].shape == (16, layout["dim"])
@@ -125,7 +126,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     }
     from pdiff.data import load_splits
 
-    splits = load_splits(str(res / "data.safetensors"))
+    splits = load_splits(str(shared(tiny_run, "data", "data.safetensors")))
     model = configured_network(cfg, splits)
     model.load_state_dict(base)
     subset = ParameterSubset.from_dict(layout)
@@ -137,7 +138,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     assert acc == pytest.approx(row, abs=1e-6)
     # no pickles anywhere
     suffixes = {
-        p.suffix for p in res.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"
+        p.suffix for p in res.parent.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"
     }
     assert suffixes <= {".safetensors", ".csv", ".json", ".md", ".png", ".log", ".tsv"}
 
@@ -154,9 +155,10 @@ def test_every_group_is_scored_as_a_plain_loop_over_its_split_scores_it(tiny_run
     res = tiny_run / "results/tiny"
     run = res / "seed0/last_two_bn/k16"
     evals = pd.read_csv(tiny_run / SAMPLES / "evaluation.csv").set_index(["group", "index"])
-    splits = load_splits(str(res / "data.safetensors"))
+    splits = load_splits(str(shared(tiny_run, "data", "data.safetensors")))
     cfg = {"network": {"name": "small_cnn", "kwargs": {"channels": [8, 16, 16], "hidden": 16}}}
-    model = configured_network(cfg, splits, str(res / "seed0/base.safetensors")).eval()
+    base = shared(tiny_run, "base", "seed0/base.safetensors")
+    model = configured_network(cfg, splits, str(base)).eval()
     subset = ParameterSubset.from_dict(json.loads((run / "layout.json").read_text()))
     t = load_file(run / "param_matrix.safetensors")
     picked = load_file(tiny_run / SAMPLES / "predictions.safetensors")["rebuilt_sources"]
@@ -244,13 +246,24 @@ def test_tiny_generated_sets_work_like_their_sources_and_are_not_one_point(tiny_
 
 
 def _safetensors(workdir):
-    res = workdir / "results" / "tiny"
+    res = workdir / "results"
     return {p.relative_to(res): p.read_bytes() for p in sorted(res.rglob("*.safetensors"))}
+
+
+def _planned_rules(workdir, *args):
+    """The rules a dry run of `args` in `workdir` would run."""
+    proc = snakemake(workdir, *args, "-n", "--quiet", "rules")
+    return {
+        line.split()[0]
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"
+    }
 
 
 @pytest.mark.slow
 def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(tiny_run, tmp_path):
-    """On a copy of the tiny run: a second run has nothing to do; with the AE deleted, only
+    """On a copy of the tiny run: a second run has nothing to do; another experiment that
+    changes only the AE plans no data, base or collection job; with the AE deleted, only
     the AE and what follows it are planned; one SIGINT to Snakemake alone in the middle of
     train_ae ends the run and its job within a minute (Snakemake by itself waits for running
     jobs to finish); the rerun redoes no finished rule, and every safetensors file equals the
@@ -262,14 +275,12 @@ def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(ti
     assert "Nothing to be done" in dry.stdout + dry.stderr
     res = tmp_path / "results" / "tiny"
     ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
+    # another experiment that changes only the AE reuses the data, base and collection
+    other = _planned_rules(tmp_path, *args, "--config", "experiment=other", "ae={noise: none}")
+    later = {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "all"}
+    assert other == {"param_matrix", *later}
     ae.unlink()
-    proc = snakemake(tmp_path, *args, "-n", "--quiet", "rules")
-    rules = {
-        line.split()[0]
-        for line in (proc.stdout + proc.stderr).splitlines()
-        if line.strip() and line.split()[-1].isdigit() and line.split()[0] != "total"
-    }
-    assert rules == {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "all"}
+    assert _planned_rules(tmp_path, *args) == later
     marker = tmp_path / "train_ae.started"
     env = {**os.environ, HOLD_ENV: f"train_ae:{marker}"}
     proc = subprocess.Popen(
@@ -292,7 +303,7 @@ def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(ti
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     assert not ae.exists()
-    base = res / "seed0/base.safetensors"
+    base = shared(tmp_path, "base", "seed0/base.safetensors")
     before = base.stat().st_mtime_ns
     snakemake(tmp_path, *args, "--unlock")
     out = snakemake(tmp_path, *args)
@@ -346,7 +357,7 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
         .head(3)
         .tolist()
     )
-    splits = load_splits(str(run / "results/tiny/data.safetensors"))
+    splits = load_splits(str(shared(run, "data", "data.safetensors")))
     for row in models.itertuples():
         model = pdiff.load_model(export / row.file)
         with torch.no_grad():
@@ -360,7 +371,7 @@ def test_exported_models_score_their_evaluation_rows_and_python_sampling_matches
     doc = (REPO / "docs/using_models.md").read_text()
     code = doc.split("<!-- example: scoring")[1].split("```python\n")[1].split("```")[0]
     first = models.iloc[0]
-    code = code.replace('results = "results/fmnist_small_cnn"', f'results = "{run}/results/tiny"')
+    code = code.replace('"results/fmnist_small_cnn/', '"results/tiny/')
     code = code.replace("last_two_bn/k200/", "last_two_bn/k16/").replace("ddpm-1000", "ddpm-100")
     code = code.replace("model_021.safetensors", first.file)
     printed = subprocess.run(
@@ -387,23 +398,29 @@ def test_the_main_run_collects_collect_k_and_a_larger_k_extends_it(tiny_run, tmp
     ext = tmp_path / "ext.yaml"
     ext.write_text("experiment: tiny\ncollect: {k: 8}\nablations: {k: [8, 16]}\n")
     args = ("--configfile", str(TINY), str(ext))
-    run = copy_run(tiny_run, tmp_path) / "results/tiny/seed0/last_two_bn"
-    shutil.rmtree(run / "collect-16")  # the tiny run's data and base, not its collection
+    copy_run(tiny_run, tmp_path)  # its data and base; its collection is another collect.k's
+    run = tmp_path / "results/tiny/seed0/last_two_bn"
     shutil.rmtree(run / "k16")
+    fresh = shared(tiny_run, "collect", "seed0/last_two_bn/collect-16")
     plan = snakemake(tmp_path, *args, "-n")
     assert "collect-8/checkpoints.csv" in plan.stdout and "collect-16" not in plan.stdout
     assert "rule train_base" not in plan.stdout
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k8/layout.json"))
-    first = {p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()}
+    (folder,) = (
+        f for f in (tmp_path / "results/shared").glob("collect-*") if f.name != fresh.parts[-4]
+    )
+    collection = folder / "seed0/last_two_bn"
+    first = {p.name: p.stat().st_mtime_ns for p in (collection / "collect-8/checkpoints").iterdir()}
     snakemake(tmp_path, *args, "--", str(run.relative_to(tmp_path) / "k16/layout.json"))
     assert {
-        p.name: p.stat().st_mtime_ns for p in (run / "collect-8/checkpoints").iterdir()
+        p.name: p.stat().st_mtime_ns for p in (collection / "collect-8/checkpoints").iterdir()
     } == first  # not redone
-    fresh = tiny_run / "results/tiny/seed0/last_two_bn/collect-16"
+    run = collection
     files = sorted((run / "collect-16/checkpoints").iterdir())
     assert [f.name for f in files] == sorted(p.name for p in (fresh / "checkpoints").iterdir())
     assert all(f.read_bytes() == (fresh / "checkpoints" / f.name).read_bytes() for f in files)
     extended, whole = (pd.read_csv(d / "checkpoints.csv") for d in (run / "collect-16", fresh))
     pd.testing.assert_frame_equal(extended, whole)
-    log = tmp_path / "results/tiny/logs/seed0/last_two_bn/collect-16/checkpoints.log"
-    assert "8 kept from" in log.read_text() and "ablations.k asks for K up to 16" in log.read_text()
+    log = tmp_path / "results/shared/logs" / folder.name / "seed0/last_two_bn/collect-16"
+    text = (log / "checkpoints.log").read_text()
+    assert "8 kept from" in text and "continuing" in text and "collect-8" in text
