@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test test-extra mutants lint format tiny bench report slurm-test clean
+.PHONY: help setup data run test test-extra mutants lint format tiny bench report slurm-test clean browser
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,6 +27,13 @@ data: ## Debian's Fashion-MNIST files; elsewhere torchvision downloads them at r
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
 	  || echo "apt could not install dataset-fashion-mnist; torchvision will download the data"; \
 	else echo "no Debian data package; torchvision will download Fashion-MNIST at run time"; fi
+
+browser: ## Debian's Chromium, for the report's browser test (skipped without it)
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "apt could not install chromium; the report's browser test will be skipped"; \
+	else echo "no chromium: the report's browser test will be skipped"; fi
 
 run: setup ## set up, then run the default experiment (config.yaml) and print the main table
 	$(SNAKEMAKE) --cores $(CORES) all table --forcerun table
@@ -57,8 +64,8 @@ format: setup ## format every Python and Snakemake file in place
 bench: setup ## the benchmark (run `make run` first for all sections)
 	$(BIN)/python bench/bench.py
 
-report: setup ## report.html with every table and plot made so far (CONFIG="a.yaml b.yaml" for another experiment)
-	$(SNAKEMAKE) results_so_far --report report.html $(if $(CONFIG),--configfile $(CONFIG))
+report: setup ## results/<experiment>/report.html: every table and plot made so far, for the browser (CONFIG="a.yaml b.yaml" for another experiment)
+	$(SNAKEMAKE) --cores 1 html_report --forcerun html_report $(if $(CONFIG),--configfile $(CONFIG))
 
 $(BIN)/.slurm-plugin: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[slurm]'

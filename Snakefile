@@ -33,6 +33,7 @@ include: "rules/ablations.smk"
 include: "rules/memorization.smk"
 include: "rules/nearest_run.smk"
 include: "rules/paper_table.smk"
+include: "rules/html_report.smk"
 
 
 # Light rules run where snakemake runs, on a cluster too: a queue wait would outlast them,
@@ -46,6 +47,7 @@ localrules:
     results_so_far,
     export_models,
     nearest_run,
+    html_report,
 
 
 rule results_so_far:

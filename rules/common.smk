@@ -142,6 +142,7 @@ SIMILARITY_BY_K_CSV, SIMILARITY_BY_K_MD, SIMILARITY_BY_K_PNG = (
     f"{SIMILARITY_BY_K}.{ext}" for ext in ("csv", "md", "png")
 )
 AXES = ("k", "location", "align", "noise", "denoiser", "sampler", "timesteps")
+HTML_REPORT = f"{RESULTS}/report.html"
 PAPER_TABLE_CSV, PAPER_TABLE_MD = "results/paper_table.csv", "results/paper_table.md"
 EXPERIMENTS = Path(workflow.basedir) / "experiments"
 
@@ -362,6 +363,63 @@ def get_report_targets():
     return [path for path in made if Path(path).exists()]
 
 
+def get_report_sections():
+    """The HTML report's sections in order: title -> its caption (the text of Snakemake's
+    report's caption file) and the [short label, file] of each table (.md) and plot made so
+    far; the main table always."""
+    variant = get_default_variant()
+
+    def per_seed(*labelled):
+        return [
+            [f"seed {seed}: {label}", expand(path, seed=seed, **variant)[0]]
+            for seed in config["seeds"]
+            for label, path in labelled
+        ]
+
+    axes = [a for a in AXES if a != "align" or config["collect"]["runs"] > 1]
+    sections = {
+        "Main table": ("main_table", [["main table", MAIN_TABLE_MD]]),
+        "Memorization": (
+            "memorization",
+            per_seed(
+                ("table", MEMORIZATION_MD),
+                ("scatter", MEMORIZATION_SCATTER),
+                ("t-SNE", MEMORIZATION_TSNE),
+            ),
+        ),
+        "Nearest run": (
+            "nearest_run",
+            per_seed(("table", NEAREST_RUN_MD), ("plot", NEAREST_RUN_PNG)),
+        ),
+        "Ablations": (
+            "ablation",
+            [
+                [f"{axis}{kind}", expand(path, axis=axis)[0]]
+                for axis in axes
+                for kind, path in (("", ABLATION_MD), (" plot", ABLATION_PNG))
+            ],
+        ),
+        "Similarity by K": (
+            "similarity_by_k",
+            [["table", SIMILARITY_BY_K_MD], ["plot", SIMILARITY_BY_K_PNG]],
+        ),
+    }
+    return {
+        title: {
+            "caption": " ".join(
+                Path(workflow.basedir, "report", f"{caption}.rst").read_text().split()
+            ),
+            "files": [[label, f] for label, f in files if f == MAIN_TABLE_MD or Path(f).exists()],
+        }
+        for title, (caption, files) in sections.items()
+    }
+
+
+def get_report_files(wildcards=None):
+    """Every file of the HTML report (get_report_sections)."""
+    return [f for s in get_report_sections().values() for _, f in s["files"]]
+
+
 def get_main(path):
     """One artifact of the default variant for every seed (in the order of config seeds);
     a key of AE_FILES: that file of the variant's autoencoder."""
@@ -376,7 +434,7 @@ def get_final_targets():
     stages = [BASE, CHECKPOINT_TABLE, PARAM_MATRIX, LDM, GENERATED, EVALUATION]
     variant = get_default_variant()
     return (
-        [MAIN_TABLE, MAIN_TABLE_MD]
+        [MAIN_TABLE, MAIN_TABLE_MD, HTML_REPORT]
         + expand(stages, seed=config["seeds"], n=config["collect"]["k"], **variant)
         + get_main("ae")
     )
@@ -431,8 +489,9 @@ def get_paper_tables(wildcards=None):
 
 
 def print_main_table():
-    """When a run ends: the main table, the exported models, where the plots are, and the
-    report command of this very experiment (its config files and --config overrides)."""
+    """When a run ends: the main table, the exported models, where the plots are, the HTML
+    report and the report commands of this very experiment (its config files and --config
+    overrides)."""
     table = Path(MAIN_TABLE_MD)
     if table.exists():
         print(f"\nMain table ({table}):\n\n{table.read_text()}")
@@ -448,7 +507,18 @@ def print_main_table():
     args = ["--configfile", *files] if files else []
     if workflow.config_settings.config:
         args += ["--config", *workflow.config_settings.config_args]
+    page = Path(HTML_REPORT)
+    command = shlex.join(["snakemake", "html_report", *args])
+    if page.exists():
+        made = page.stat().st_mtime
+        newer = [f for f in get_report_files() if Path(f).stat().st_mtime > made]
+        print(
+            f"Report for the browser: {page}"
+            + (f" (remake it with {command}: tables made since)" if newer else "")
+        )
+    else:
+        print(f"Report for the browser, with every table and plot made so far: {command}")
     print(
-        "Report with every table and plot made so far: "
+        "Provenance (rules, code, timings): "
         + shlex.join(["snakemake", "results_so_far", "--report", "report.html", *args])
     )

@@ -21,8 +21,11 @@ for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
 # Cells with the same data (a task's row of networks) share its files in results/shared/: one
 # rule makes them, the first cell's (the others' would make the same file, which Snakemake
 # calls ambiguous).
+RULE_NAMES = {r.name for r in workflow.rules}
 for shared_rule in ("prepare_data", "train_base", "train_run_base", "collect_checkpoints"):
-    workflow.ruleorder(shared_rule, *(f"{cell}_{shared_rule}" for cell in PAPER_CELLS))
+    names = [f"{cell}_{shared_rule}" for cell in PAPER_CELLS]
+    if PAPER_CELLS and shared_rule in RULE_NAMES:
+        workflow.ruleorder(shared_rule, *(n for n in names if n in RULE_NAMES))
 
 
 rule paper_table:

@@ -56,6 +56,7 @@ def tiny_grid(tiny_run, tmp_path_factory, worker_id):
         copy_run(tiny_run, folder)
         out = snakemake(folder, *GRID_TARGETS, "--configfile", str(TINY), timeout=1500)
         (folder / "grid.log").write_text(out.stdout + out.stderr)
+        snakemake(folder, "html_report", "--configfile", str(TINY))  # now with the grid's
 
     folder = shared_folder(tmp_path_factory, worker_id, "grid", build)
     return folder / "results" / "tiny", (folder / "grid.log").read_text()

@@ -59,3 +59,19 @@ def shared(workdir, kind, path=""):
     folders = sorted((Path(workdir) / "results" / "shared").glob(f"{kind}-*"))
     assert len(folders) == 1, f"one shared {kind} folder expected, found {folders}"
     return folders[0] / path
+
+
+# The report's test loads it in headless Chromium (`make browser` installs it on Debian).
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("chrome")
+
+
+def rendered_dom(page: Path) -> str:
+    """The page's DOM as headless Chromium renders it (--dump-dom)."""
+    proc = subprocess.run(
+        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-3000:]
+    return proc.stdout

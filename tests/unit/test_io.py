@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -157,6 +159,7 @@ def _exported(tmp_path, net_name="small_cnn", kwargs=None):
         {
             "experiment": "x",
             "seed": 0,
+            "data": "results/shared/data-0/data.safetensors",
             "subset_dim": subset.dim,
             "variant": {
                 "location": "l",
@@ -239,3 +242,16 @@ def test_a_truncated_table_names_the_file_and_the_fix(tmp_path, content, words):
         load_table(path, EVALUATION_COLUMNS)
     assert str(path) in str(e.value) and words in str(e.value)
     assert "rerun the rule that writes it" in str(e.value)
+
+
+def test_artifacts_get_the_users_usual_modes_not_the_temporaries_private_ones(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "a.txt") as tmp:
+            tmp.write_text("a")
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -1,5 +1,8 @@
 """The ablation grid and the memorization analysis, end to end on the tiny config."""
 
+import base64
+import re
+
 import pandas as pd
 import pytest
 from helpers import TINY, snakemake
@@ -126,3 +129,17 @@ def test_an_exported_variant_records_its_own_denoiser_settings(tiny_grid):
     _, meta = read_export(sorted(export.glob("*.safetensors"))[0])
     assert meta["config"]["ldm"]["kind"] == "transformer"
     assert meta["config"]["ae"]["kind"] == "flat"
+
+
+@pytest.mark.slow
+def test_the_report_of_the_grid_shows_every_table_and_plot_made(tiny_grid):
+    res, _ = tiny_grid
+    page = (res / "report.html").read_text()
+    sections = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
+    assert sections == ["Main table", "Memorization", "Ablations", "Similarity by K"]
+    tables = len(list((res / "ablations").glob("*.md"))) + 2  # main table, memorization
+    assert page.count("<table>") >= tables
+    plots = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    made = [*(res / "ablations").glob("*.png"), *res.rglob("memorization_*.png"),
+            *(res / "memorization").glob("*.png")]  # fmt: skip
+    assert len(plots) == len(made) and all(base64.b64decode(p)[:4] == b"\x89PNG" for p in plots)

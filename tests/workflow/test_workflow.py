@@ -140,7 +140,7 @@ def test_tiny_pipeline_writes_every_artifact(tiny_run):
     suffixes = {
         p.suffix for p in res.parent.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"
     }
-    assert suffixes <= {".safetensors", ".csv", ".json", ".md", ".png", ".log", ".tsv"}
+    assert suffixes <= {".safetensors", ".csv", ".json", ".md", ".png", ".log", ".tsv", ".html"}
 
 
 @pytest.mark.slow
@@ -277,7 +277,7 @@ def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(ti
     ae = res / "seed0/last_two_bn/k16/noise-both/ae.safetensors"
     # another experiment that changes only the AE reuses the data, base and collection
     other = _planned_rules(tmp_path, *args, "--config", "experiment=other", "ae={noise: none}")
-    later = {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "all"}
+    later = {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "html_report", "all"}
     assert other == {"param_matrix", *later}
     ae.unlink()
     assert _planned_rules(tmp_path, *args) == later
