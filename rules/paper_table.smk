@@ -29,9 +29,11 @@ for shared_rule in ("prepare_data", "train_base", "train_run_base", "collect_che
 
 
 rule paper_table:
-    """The paper's main table: every data set x architecture cell, gathered."""
+    """The paper's main table: every data set x architecture cell, gathered (and each cell's
+    report.html, as its own run makes it)."""
     input:
-        get_paper_tables,
+        tables=get_paper_tables,
+        reports=lambda w: [f"{get_results(name)}/report.html" for name in PAPER_CELLS],
     output:
         csv=report(PAPER_TABLE_CSV, caption="../report/paper_table.rst", category="Main table"),
         md=PAPER_TABLE_MD,
