@@ -5,7 +5,8 @@
 
 Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling
 (DDPM 1000 vs DDIM 50), pipeline (the whole default experiment in a fresh folder: per-rule
-time, peak memory and start-up), grid (the whole ablation grid in a fresh folder, about 15
+time, peak memory and start-up), resume (the AE stopped with Ctrl-C at half its time and
+rerun, against one uninterrupted), grid (the whole ablation grid in a fresh folder, about 15
 min on 2 cores), large (AE and LDM training steps at D = 2K, 20K, 200K).
 """
 
@@ -15,6 +16,7 @@ import argparse
 import json
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -323,6 +326,71 @@ def bench_grid(tiny: bool) -> list[dict]:
 CHUNKED = {"kind": "chunked", "chunk_size": 64, "channels": [64, 64]}
 
 
+def bench_resume(tiny: bool, scale: int = 1) -> list[dict]:
+    """The experiment's AE trained uninterrupted, then again with one SIGINT to Snakemake at
+    half its time and a rerun that resumes, then uninterrupted again: the two jobs' time
+    against the mean of the others (this machine's times vary by 10 to 20% from run to
+    run), and the bytes of the AEs (a fresh folder, data files present). `scale`: the AE trains that
+    many times its steps (each job's start-up weighs less against a longer AE)."""
+    config = REPO / ("tests/configs/tiny.yaml" if tiny else "config.yaml")
+    cfg = load_config(config)
+    if scale != 1:
+        settings = yaml.safe_load(config.read_text())
+        settings["experiment"] = f"{cfg['experiment']}_ae_x{scale}"
+        settings["ae"]["steps"] = cfg["ae"]["steps"] * scale
+        config = Path(tempfile.mkdtemp()) / "resume.yaml"
+        config.write_text(yaml.safe_dump(settings))
+        cfg = load_config(config)
+    ae = (
+        f"results/{cfg['experiment']}/seed0/{cfg['location']}/k{cfg['collect']['k']}/"
+        f"noise-{cfg['ae']['noise']}/ae.safetensors"
+    )
+    _, work = run_fresh([ae], config)
+    bench = work / ae.replace("/seed0/", "/benchmarks/seed0/", 1).replace(".safetensors", ".tsv")
+    whole = pd.read_csv(bench, sep="\t").s.iloc[-1]
+    first = (work / ae).read_bytes()
+    (work / ae).unlink()
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), ae]
+    command += ["--directory", str(work), "--configfile", str(config), "--cores", "all"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:  # the job starts when Snakemake names its rule
+        if "rule train_ae" in line:
+            break
+    start = time.perf_counter()
+    time.sleep(whole / 2)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    stopped = time.perf_counter() - start
+    subprocess.run([*command, "--unlock"], check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True)
+    rest = pd.read_csv(bench, sep="\t").s.iloc[-1]
+    log = work / ae.replace("/seed0/", "/logs/seed0/", 1).replace(".safetensors", ".log")
+    resumed = [ln for ln in log.read_text().splitlines() if "resumed at step" in ln]
+    same = (work / ae).read_bytes() == first
+    (work / ae).unlink()  # once more uninterrupted: the baseline is the two runs' mean
+    subprocess.run(command, check=True, capture_output=True)
+    again = pd.read_csv(bench, sep="\t").s.iloc[-1]
+    same = same and (work / ae).read_bytes() == first
+    shutil.rmtree(work)
+    ratio, steps = (stopped + rest) / ((whole + again) / 2), cfg["ae"]["steps"]
+    how = (
+        "resumed at step " + resumed[0].split("resumed at step ")[1].split()[0]
+        if resumed
+        else "NOT resumed"
+    )
+    detail = f"{stopped:.1f} + {rest:.1f} s vs {whole:.1f}, {again:.1f} s; {how}"
+    return [
+        report(
+            f"{steps} AE steps: stopped at half, resumed / once",
+            ratio,
+            "<= 1.2",
+            ratio <= 1.2,
+            detail,
+        ),
+        report(f"{steps} AE steps: resumed AE byte-identical (1 = yes)", float(same), "1", same),
+    ]
+
+
 def large_step(dim: int, steps: int, kind: str, cfg: dict) -> dict:
     """Time and peak memory of AE and LDM training steps at D = dim with either AE (run in
     its own process, so that peak memory is this size's alone)."""
@@ -428,8 +496,8 @@ def main() -> None:
     ap.add_argument(
         "--only",
         nargs="+",
-        choices=["eval", "sampling", "pipeline", "grid", "large"],
-        default=["eval", "sampling", "pipeline", "grid", "large"],
+        choices=["eval", "sampling", "pipeline", "resume", "grid", "large"],
+        default=["eval", "sampling", "pipeline", "resume", "grid", "large"],
     )
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--json", help="also write the results here")
@@ -456,6 +524,8 @@ def main() -> None:
             results[section] = bench_sampling(args.tiny, cfg, art)
         elif section == "pipeline":
             results[section] = bench_pipeline(args.tiny)
+        elif section == "resume":
+            results[section] = bench_resume(args.tiny) + bench_resume(args.tiny, scale=4)
         elif section == "grid":
             results[section] = bench_grid(args.tiny)
         else:

@@ -13,6 +13,7 @@ the official code's.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -311,34 +312,35 @@ def train_autoencoder(
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, LR_SCHEDULES[lr_schedule](steps))
     parts = {"model": ae, "optimizer": opt, "schedule": schedule}
     history, start = resume.take_up(parts, g) if resume is not None else ([], 1)
-    for step in tqdm(
-        range(start, steps + 1), desc="ae", mininterval=5, initial=start - 1, total=steps
-    ):
-        idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
-        x = rows[idx].to(device)
-        with runtime.autocast(device, precision):
-            if ae.variational:
-                loss = _variational_loss(ae, x, input_noise, kl_weight, g)
-            else:
-                rebuilt = ae(x, input_noise, latent_noise, g, relative_latent_noise)
-                loss = nn.functional.mse_loss(rebuilt.float(), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        schedule.step()
-        evaluate = on_eval is not None and (
-            step == steps or (eval_every > 0 and step % eval_every == 0)
-        )
-        if step % log_every == 0 or evaluate or step == steps:
-            entry = {"step": step, "loss": loss.item()}
-            if evaluate:
-                ae.eval()
-                entry.update(on_eval(ae))
-                ae.train()
-            history.append(entry)
-            log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
-        if resume is not None and step < steps and resume.due():
-            resume.keep(parts, g, history, step)
+    with resume.between_steps() if resume is not None else contextlib.nullcontext():
+        for step in tqdm(
+            range(start, steps + 1), desc="ae", mininterval=5, initial=start - 1, total=steps
+        ):
+            idx = torch.randint(len(rows), (min(batch_size, len(rows)),), generator=g)
+            x = rows[idx].to(device)
+            with runtime.autocast(device, precision):
+                if ae.variational:
+                    loss = _variational_loss(ae, x, input_noise, kl_weight, g)
+                else:
+                    rebuilt = ae(x, input_noise, latent_noise, g, relative_latent_noise)
+                    loss = nn.functional.mse_loss(rebuilt.float(), x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+            evaluate = on_eval is not None and (
+                step == steps or (eval_every > 0 and step % eval_every == 0)
+            )
+            if step % log_every == 0 or evaluate or step == steps:
+                entry = {"step": step, "loss": loss.item()}
+                if evaluate:
+                    ae.eval()
+                    entry.update(on_eval(ae))
+                    ae.train()
+                history.append(entry)
+                log("ae " + " ".join(f"{k} {v:.5g}" for k, v in entry.items()))
+            if resume is not None:
+                resume.after_step(parts, g, history, step, steps)
     ae.eval()
     return history
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
@@ -101,29 +102,30 @@ def train_denoiser(
     if ema is not None:
         parts["ema"] = ema
     history, start = resume.take_up(parts, g) if resume is not None else ([], 1)
-    for step in tqdm(
-        range(start, steps + 1), desc="ldm", mininterval=5, initial=start - 1, total=steps
-    ):
-        idx = torch.randint(len(latents), (batch_size,), generator=g)
-        x0 = latents[idx]
-        noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(T, (batch_size,), generator=g)
-        xt = scheduler.add_noise(x0, noise, t)
-        target = _target(scheduler, x0, noise, t)
-        with autocast(device, precision):
-            predicted = denoiser(xt.to(device), t.to(device)).float()
-        loss = nn.functional.mse_loss(predicted, target.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        schedule.step()
-        if ema is not None:
-            _update_ema(ema, denoiser, ema_decay, step)
-        if step % log_every == 0 or step == steps:
-            history.append({"step": step, "loss": loss.item(), "lr": schedule.get_last_lr()[0]})
-            log(f"ldm step {step}: loss {loss.item():.5f} lr {schedule.get_last_lr()[0]:.3g}")
-        if resume is not None and step < steps and resume.due():
-            resume.keep(parts, g, history, step)
+    with resume.between_steps() if resume is not None else contextlib.nullcontext():
+        for step in tqdm(
+            range(start, steps + 1), desc="ldm", mininterval=5, initial=start - 1, total=steps
+        ):
+            idx = torch.randint(len(latents), (batch_size,), generator=g)
+            x0 = latents[idx]
+            noise = torch.randn(x0.shape, generator=g)
+            t = torch.randint(T, (batch_size,), generator=g)
+            xt = scheduler.add_noise(x0, noise, t)
+            target = _target(scheduler, x0, noise, t)
+            with autocast(device, precision):
+                predicted = denoiser(xt.to(device), t.to(device)).float()
+            loss = nn.functional.mse_loss(predicted, target.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+            if ema is not None:
+                _update_ema(ema, denoiser, ema_decay, step)
+            if step % log_every == 0 or step == steps:
+                history.append({"step": step, "loss": loss.item(), "lr": schedule.get_last_lr()[0]})
+                log(f"ldm step {step}: loss {loss.item():.5f} lr {schedule.get_last_lr()[0]:.3g}")
+            if resume is not None:
+                resume.after_step(parts, g, history, step, steps)
     denoiser.eval()
     return (ema if ema is not None else denoiser), history
 

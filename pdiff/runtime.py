@@ -183,17 +183,19 @@ def get_logger(name: str) -> logging.Logger:
 
 
 @contextlib.contextmanager
-def output_to(log_file: str | None):
+def output_to(log_file: str | None, resumes: str | None = None):
     """Send stdout and stderr (logs, progress bars) to a rule's log file; an error that ends
     the stage is written there too (Snakemake also prints it). The terminal gets where the
     log is and, every few seconds while a stage trains or samples, its progress line (steps,
-    rate, time left)."""
+    rate, time left). `resumes`: the output of a stage that keeps a Resume state; when a
+    stopped run left one, the log goes on after the stopped run's instead of replacing it."""
     if not log_file:
         yield
         return
     terminal = sys.stderr
     print(f"log: {log_file}", file=terminal, flush=True)
-    with open(log_file, "w") as raw:
+    goes_on = resumes is not None and Resume.path_of(resumes).exists()
+    with open(log_file, "a" if goes_on else "w") as raw:
         f = _Lines(raw, echo=terminal, label=Path(log_file).stem)
         with contextlib.redirect_stderr(f), contextlib.redirect_stdout(f):
             try:
@@ -278,19 +280,21 @@ RESUME_ENV = "PDIFF_RESUME_SECONDS"
 
 class Resume:
     """A training stage's state, kept beside its output (`<output>.resume`) so that a run
-    stopped in the middle (Ctrl-C, a lost node) continues where it was. Saved at most every
-    `PDIFF_RESUME_SECONDS` seconds (default 30; 0: every step) and read back only by a rerun
+    stopped in the middle (Ctrl-C, a lost node) continues where it was. Saved after every
+    tenth of the steps, and every `PDIFF_RESUME_SECONDS` seconds in between (default 30;
+    0: every step), so a rerun loses at most a tenth of them; read back only by a rerun
     with the same `fingerprint` (settings and inputs); removed when the stage ends. The state
     holds everything the steps draw on (weights, optimizer, schedule, random generator), so
     the result is the same, bit for bit on a CPU, whether the run was stopped or not."""
 
     def __init__(self, output: str | os.PathLike, fingerprint: dict, log=print):
-        self.path = Path(f"{output}.resume")
+        self.path = self.path_of(output)
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
         self.every = float(os.environ.get(RESUME_ENV, "30"))
         self.extra: dict = {}  # saved with every state (e.g. a check that ran before training)
-        self._log, self._last = log, time.monotonic()
+        self._log, self._last, self._last_step = log, time.monotonic(), 0
         self._state: dict | None = None
+        self.stopping = False  # a SIGINT came inside between_steps
         if self.path.exists():
             try:
                 state = torch.load(self.path, weights_only=True)
@@ -303,12 +307,19 @@ class Resume:
                 else:
                     log(f"ignoring {self.path}: written for other settings or inputs")
 
+    @staticmethod
+    def path_of(output: str | os.PathLike) -> Path:
+        """Where the state of the stage that makes `output` is kept."""
+        return Path(f"{output}.resume")
+
     def state(self) -> dict | None:
         """The saved state of a stopped run of the same stage and settings, if any."""
         return self._state
 
-    def due(self) -> bool:
-        return time.monotonic() - self._last >= self.every
+    def due(self, step: int, steps: int) -> bool:
+        """Whether to keep the state after `step` of `steps`."""
+        share = step - self._last_step >= steps / 10
+        return share or time.monotonic() - self._last >= self.every
 
     def save(self, state: dict) -> None:
         from pdiff.io import atomic_path
@@ -326,11 +337,47 @@ class Resume:
         for name, part in parts.items():
             part.load_state_dict(state[name])
         g.set_state(state["generator"])
+        self._last_step = state["step"]
         self._log(f"resumed at step {state['step'] + 1} from {self.path}")
         return list(state["history"]), state["step"] + 1
 
+    @contextlib.contextmanager
+    def between_steps(self):
+        """Around a training loop: a SIGINT (Ctrl-C) ends it after the step it lands in, with
+        that step's state kept (after_step), so a rerun loses no step; elsewhere, SIGINT is
+        as it was."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def stop(signum, frame):
+            self.stopping = True
+
+        self.stopping = False
+        signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def after_step(
+        self, parts: dict, g: torch.Generator, history: list[dict], step: int, steps: int
+    ) -> None:
+        """Keep the state after `step` of `steps` when it is due or a SIGINT came (then stop
+        with KeyboardInterrupt)."""
+        if step < steps and (self.stopping or self.due(step, steps)):
+            self.keep(parts, g, history, step)
+        if self.stopping:
+            self._log(f"stopped by SIGINT after step {step}; its state is in {self.path}")
+            raise KeyboardInterrupt
+
     def keep(self, parts: dict, g: torch.Generator, history: list[dict], step: int) -> None:
         """Save the state after `step`."""
+        self._last_step = step
         self.save(
             {
                 **{name: part.state_dict() for name, part in parts.items()},

@@ -9,7 +9,7 @@ from pdiff.io import save_json
 from pdiff.matrix import ParameterMatrix
 from pdiff.networks import configured_network
 
-with runtime.output_to(snakemake.log[0]):
+with runtime.output_to(snakemake.log[0], resumes=snakemake.output.ae):
     p, i, o, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     cfg = p.cfg
     device = runtime.setup(int(w.seed), snakemake.threads, cfg["device"])

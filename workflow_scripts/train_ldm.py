@@ -9,7 +9,7 @@ from pdiff.generator import fit_ldm
 from pdiff.io import save_json
 from pdiff.matrix import ParameterMatrix
 
-with runtime.output_to(snakemake.log[0]):
+with runtime.output_to(snakemake.log[0], resumes=snakemake.output.ldm):
     import pdiff.diffusion  # noqa: F401  (diffusers, imported before the start-up is logged)
 
     i, o, seed = snakemake.input, snakemake.output, int(snakemake.wildcards.seed)

@@ -1,6 +1,9 @@
 """A training stage stopped in the middle and run again continues where it was and ends with
 the same weights, bit for bit, as a run that was never stopped (runtime.Resume)."""
 
+import os
+import signal
+
 import pytest
 import torch
 
@@ -91,3 +94,36 @@ def test_a_torn_state_file_starts_over(tmp_path):
     lines = []
     assert Resume(tmp_path / "ae", {}, lines.append).state() is None
     assert "starting over" in lines[0]
+
+
+def test_the_state_is_kept_after_every_tenth_of_the_steps_however_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESUME_ENV, "1e9")  # never by time
+    resume = Resume(tmp_path / "out", {"a": 1})
+    assert not resume.due(9, 100) and resume.due(10, 100)
+    resume.keep({}, torch.Generator(), [], 10)
+    assert not resume.due(19, 100) and resume.due(20, 100)
+
+
+class SigintOnce(StopOnce):
+    """Sends this process a SIGINT (a Ctrl-C) the first time it is called at `step`."""
+
+    def __call__(self, step):
+        if step == self.step and not self.stopped:
+            self.stopped = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_sigint_stops_training_after_its_step_and_keeps_that_step(tmp_path, monkeypatch):
+    """No step is lost to a Ctrl-C, even between the states kept every tenth of the steps."""
+    monkeypatch.setenv(RESUME_ENV, "1e9")
+    rows = torch.randn(8, 12)
+    straight, history = _ae_run(rows)
+    fingerprint = {"seed": 3}
+    with pytest.raises(KeyboardInterrupt):
+        _ae_run(rows, Resume(tmp_path / "ae", fingerprint), SigintOnce(12))
+    resume = Resume(tmp_path / "ae", fingerprint)
+    assert resume.state()["step"] == 12  # the step the SIGINT came in, finished
+    resumed, history_resumed = _ae_run(rows, resume)
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert history_resumed == history
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was

@@ -193,3 +193,16 @@ def test_process_age_counts_from_the_process_start():
         check=True,
     )
     assert 0.5 <= float(out.stdout) < 60
+
+
+def test_a_resumed_stage_logs_after_the_stopped_runs_lines_and_a_new_one_starts_over(tmp_path):
+    log, out = tmp_path / "ae.log", tmp_path / "ae.safetensors"
+    log.write_text("stopped run's lines\n")
+    runtime.Resume.path_of(out).write_bytes(b"state")
+    with runtime.output_to(str(log), resumes=str(out)):
+        print("resumed at step 5")
+    assert log.read_text().splitlines() == ["stopped run's lines", "resumed at step 5"]
+    runtime.Resume.path_of(out).unlink()
+    with runtime.output_to(str(log), resumes=str(out)):
+        print("fresh")
+    assert log.read_text().splitlines() == ["fresh"]
