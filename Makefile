@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: help setup data run test test-extra mutants lint format tiny bench report slurm-test clean browser
+.PHONY: help setup data run test test-extra mutants lint format tiny bench report slurm-test clean browser plan
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,9 @@ format: setup ## format every Python and Snakemake file in place
 
 bench: setup ## the benchmark (run `make run` first for all sections)
 	$(BIN)/python bench/bench.py
+
+plan: setup ## what a run would do, per rule, and its time from earlier runs (TARGET=ablations CONFIG="a.yaml b.yaml")
+	$(BIN)/python -m pdiff.plan $(TARGET) $(if $(CONFIG),--configfile $(CONFIG))
 
 report: setup ## results/<experiment>/report.html: every table and plot made so far, for the browser (CONFIG="a.yaml b.yaml" for another experiment)
 	$(SNAKEMAKE) --cores 1 html_report --forcerun html_report $(if $(CONFIG),--configfile $(CONFIG))

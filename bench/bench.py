@@ -34,6 +34,7 @@ from pdiff.config import load_config, shared_folders  # noqa: E402
 from pdiff.data import load_splits  # noqa: E402
 from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference  # noqa: E402
 from pdiff.networks import configured_network, small_cnn  # noqa: E402
+from pdiff.plan import rule_of_benchmark  # noqa: E402
 from pdiff.subset import ParameterSubset  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -244,20 +245,8 @@ def per_rule(work: Path) -> pd.DataFrame:
         startup = float(lines[0].split("start-up ")[1].split()[0]) if lines else float("nan")
         rows.append({"job": name, "s": b["s"], "max_rss_MiB": b["max_rss"], "startup_s": startup})
     table = pd.DataFrame(rows)
-    table["rule"] = [RULE_OF_OUTPUT.get(Path(j).stem, Path(j).stem) for j in table["job"]]
+    table["rule"] = [rule_of_benchmark(j) for j in table["job"]]
     return table
-
-
-# Benchmark file names (the output's stem) -> rule.
-RULE_OF_OUTPUT = {
-    "base": "train_base",
-    "checkpoints": "collect_checkpoints",
-    "ae": "train_ae",
-    "ldm": "train_ldm",
-    "generated": "generate",
-    "evaluation": "evaluate",
-    "memorization": "memorization_baselines",
-}
 
 
 def startup_reports(table: pd.DataFrame) -> list[dict]:

@@ -279,6 +279,15 @@ def test_a_second_run_does_nothing_and_a_killed_one_resumes_to_the_same_bytes(ti
     other = _planned_rules(tmp_path, *args, "--config", "experiment=other", "ae={noise: none}")
     later = {"train_ae", "train_ldm", "generate", "evaluate", "summarize", "html_report", "all"}
     assert other == {"param_matrix", *later}
+    # and its plan prices its AE with the tiny run's
+    plan = subprocess.run(
+        [sys.executable, "-m", "pdiff.plan", "--snakefile", str(REPO / "Snakefile"), *args,
+         "--config", "experiment=other", "ae={noise: none}"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    row = next(line for line in plan.splitlines() if line.startswith("| train_ae "))
+    assert "median of 1, other experiments" in row and "About " in plan
+    assert "prepare_data" not in plan and "never measured" not in plan
     ae.unlink()
     assert _planned_rules(tmp_path, *args) == later
     marker = tmp_path / "train_ae.started"
