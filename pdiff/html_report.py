@@ -21,6 +21,7 @@ nav a { display: block; color: #245; text-decoration: none; padding: 0.1em 0; }
 nav a.section { font-weight: 600; margin-top: 0.8em; }
 nav a.item { padding-left: 0.8em; }
 main { margin-left: 15em; padding: 1em 2em 4em; max-width: 70em; }
+div.wide { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 14px; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; }
 th { background: #eef; text-align: left; }
@@ -57,7 +58,7 @@ def _table(lines: list[str]) -> str:
             for c in cells
         )
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    return "<table>\n" + "\n".join(rows) + "\n</table>"
+    return '<div class="wide">\n<table>\n' + "\n".join(rows) + "\n</table>\n</div>"
 
 
 def markdown_to_html(text: str) -> str:

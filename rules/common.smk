@@ -363,6 +363,13 @@ def get_report_targets():
     return [path for path in made if Path(path).exists()]
 
 
+def get_caption(name):
+    """The text of Snakemake's report caption report/<name>.rst, its one template value (an
+    ablation's axis) in words."""
+    text = Path(workflow.basedir, "report", f"{name}.rst").read_text()
+    return " ".join(text.replace("{{ snakemake.wildcards.axis }}", "each axis").split())
+
+
 def get_report_sections():
     """The HTML report's sections in order: title -> its caption (the text of Snakemake's
     report's caption file) and the [short label, file] of each table (.md) and plot made so
@@ -406,9 +413,7 @@ def get_report_sections():
     }
     return {
         title: {
-            "caption": " ".join(
-                Path(workflow.basedir, "report", f"{caption}.rst").read_text().split()
-            ),
+            "caption": get_caption(caption),
             "files": [[label, f] for label, f in files if f == MAIN_TABLE_MD or Path(f).exists()],
         }
         for title, (caption, files) in sections.items()

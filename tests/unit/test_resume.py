@@ -46,18 +46,37 @@ def _ae_run(rows, resume=None, stop=None):
     return ae.state_dict(), history
 
 
-def test_an_interrupted_autoencoder_resumes_to_the_same_bits(tmp_path, monkeypatch):
-    monkeypatch.setenv(RESUME_ENV, "0")  # keep the state after every step
+class SigintOnce(StopOnce):
+    """Sends this process a SIGINT (a Ctrl-C) the first time it is called at `step`."""
+
+    def __call__(self, step):
+        if step == self.step and not self.stopped:
+            self.stopped = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize(
+    "every, stop, kept",
+    [
+        ("0", StopOnce, 11),  # an exception in step 12: the state kept after every step
+        ("1e9", SigintOnce, 12),  # a Ctrl-C in step 12, between the states kept every tenth
+    ],
+)
+def test_an_interrupted_autoencoder_resumes_to_the_same_bits(
+    tmp_path, monkeypatch, every, stop, kept
+):
+    monkeypatch.setenv(RESUME_ENV, every)
     rows = torch.randn(8, 12)
     straight, history = _ae_run(rows)
     fingerprint = {"seed": 3}
     with pytest.raises(KeyboardInterrupt):
-        _ae_run(rows, Resume(tmp_path / "ae", fingerprint), StopOnce(12))
+        _ae_run(rows, Resume(tmp_path / "ae", fingerprint), stop(12))
     resume = Resume(tmp_path / "ae", fingerprint)
-    assert resume.state()["step"] == 11  # the last step finished before the interrupt
+    assert resume.state()["step"] == kept  # no finished step is lost
     resumed, history_resumed = _ae_run(rows, resume)
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert history_resumed == history
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was
     # another setting's saved state is not taken up
     assert Resume(tmp_path / "ae", {"seed": 4}).state() is None
 
@@ -102,28 +121,3 @@ def test_the_state_is_kept_after_every_tenth_of_the_steps_however_fast(tmp_path,
     assert not resume.due(9, 100) and resume.due(10, 100)
     resume.keep({}, torch.Generator(), [], 10)
     assert not resume.due(19, 100) and resume.due(20, 100)
-
-
-class SigintOnce(StopOnce):
-    """Sends this process a SIGINT (a Ctrl-C) the first time it is called at `step`."""
-
-    def __call__(self, step):
-        if step == self.step and not self.stopped:
-            self.stopped = True
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-def test_a_sigint_stops_training_after_its_step_and_keeps_that_step(tmp_path, monkeypatch):
-    """No step is lost to a Ctrl-C, even between the states kept every tenth of the steps."""
-    monkeypatch.setenv(RESUME_ENV, "1e9")
-    rows = torch.randn(8, 12)
-    straight, history = _ae_run(rows)
-    fingerprint = {"seed": 3}
-    with pytest.raises(KeyboardInterrupt):
-        _ae_run(rows, Resume(tmp_path / "ae", fingerprint), SigintOnce(12))
-    resume = Resume(tmp_path / "ae", fingerprint)
-    assert resume.state()["step"] == 12  # the step the SIGINT came in, finished
-    resumed, history_resumed = _ae_run(rows, resume)
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
-    assert history_resumed == history
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was

@@ -135,6 +135,7 @@ def test_an_exported_variant_records_its_own_denoiser_settings(tiny_grid):
 def test_the_report_of_the_grid_shows_every_table_and_plot_made(tiny_grid):
     res, _ = tiny_grid
     page = (res / "report.html").read_text()
+    assert "{{" not in page  # the captions' template values are filled in
     sections = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
     assert sections == ["Main table", "Memorization", "Ablations", "Similarity by K"]
     tables = len(list((res / "ablations").glob("*.md"))) + 2  # main table, memorization
