@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from pdiff.config import SHARED_FOLDER
 
@@ -43,19 +44,23 @@ def rule_of_benchmark(path: str | Path) -> str:
 
 
 def earlier_jobs(results: Path) -> pd.DataFrame:
-    """Every benchmark file under `results`: its experiment (the folder below results/),
-    rule and seconds."""
+    """Every benchmark file under `results`: its experiment (the folder below results/; for
+    the shared stages, shared/<its digest folder>), rule and seconds."""
     rows = []
     for f in sorted(results.glob("*/benchmarks/**/*.tsv")):
         seconds = pd.read_csv(f, sep="\t").s.iloc[-1]
         rows.append(
             {
-                "experiment": f.relative_to(results).parts[0],
+                "experiment": _owner(f.relative_to(results).parts),
                 "rule": rule_of_benchmark(f),
                 "s": seconds,
             }
         )
     return pd.DataFrame(rows, columns=["experiment", "rule", "s"])
+
+
+def _owner(parts: tuple[str, ...]) -> str:
+    return f"{parts[0]}/{parts[2]}" if parts[0] == SHARED_FOLDER else parts[0]
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:
@@ -81,9 +86,9 @@ LIGHT = ("all", "param_matrix", "summarize", "html_report", "ablation_table", "a
          "import_checkpoints")  # fmt: skip
 
 
-def estimate(counts: dict[str, int], jobs: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
-    """Per rule to run: jobs, seconds per job (median of earlier ones) and where from. The
-    shared stages' jobs (results/shared/) count as every experiment's own."""
+def estimate(counts: dict[str, int], jobs: pd.DataFrame, own: set[str]) -> pd.DataFrame:
+    """Per rule to run: jobs, seconds per job (median of earlier ones) and where from; the
+    earlier jobs of `own` (this experiment and its shared folders) first."""
     rows = []
     for rule, n in counts.items():
         # a paper-table cell's rules carry its experiment's name as a prefix
@@ -94,10 +99,10 @@ def estimate(counts: dict[str, int], jobs: pd.DataFrame, experiment: str | None)
             continue
         measured_as = base if (jobs.rule == base).any() else LIKE.get(base, base)
         done = jobs[jobs.rule == measured_as]
-        own = done[done.experiment.isin([experiment, SHARED_FOLDER])]
-        done = own if len(own) else done
+        own_jobs = done[done.experiment.isin(own)]
+        done = own_jobs if len(own_jobs) else done
         per_job = done.s.median() if len(done) else float("nan")
-        source = f"median of {len(done)}" + ("" if len(own) else ", other experiments")
+        source = f"median of {len(done)}" + ("" if len(own_jobs) else ", other experiments")
         source += f", as {measured_as}" if measured_as != base else ""
         rows.append({"rule": rule, "jobs": n, "s_per_job": per_job, "s": n * per_job,
                      "from": source if len(done) else "never measured here"})  # fmt: skip
@@ -115,9 +120,7 @@ def main(argv: list[str]) -> int:
     if not counts:
         print("Nothing to be done: every output is up to date.")
         return 0
-    experiment = next((a.split("=", 1)[1] for a in argv if a.startswith("experiment=")), None)
-    jobs = earlier_jobs(Path("results"))
-    table = estimate(counts, jobs, experiment or _default_experiment(argv))
+    table = estimate(counts, earlier_jobs(Path("results")), _own(argv))
     print(table.to_markdown(index=False, floatfmt=".1f"))
     unmeasured = table[table.s.isna()]
     print(
@@ -128,18 +131,26 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _default_experiment(argv: list[str]) -> str | None:
-    """The experiment of the config files in argv (config.yaml first, as the Snakefile)."""
-    from pdiff.config import layered_config, read_yaml
+def _own(argv: list[str]) -> set[str]:
+    """This run's experiment and its shared folders, from the config files and --config
+    values in argv (on config.yaml, as the Snakefile); none where they do not resolve."""
+    from pdiff.config import layered_config, read_yaml, shared_folders
 
-    files = []
-    for i, a in enumerate(argv):
-        if a == "--configfile":
-            files += [f for f in argv[i + 1 :] if not f.startswith("-")]
+    files, top, option = [], {}, None
+    for arg in argv:
+        if arg.startswith("-"):
+            option = arg
+        elif option == "--configfile":
+            files.append(arg)
+        elif option == "--config" and "=" in arg:
+            key, value = arg.split("=", 1)
+            top[key] = yaml.safe_load(value)
     try:
-        return layered_config(read_yaml("config.yaml"), files)["experiment"]
+        cfg = layered_config(read_yaml("config.yaml"), files, top)
     except Exception:  # an estimate needs no valid config: snakemake -n has checked it
-        return None
+        return set()
+    shared = {"/".join(folder.split("/")[:2]) for folder in shared_folders(cfg).values()}
+    return {cfg["experiment"], *shared}
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_earlier_jobs_are_read_from_every_experiments_benchmark_files(tmp_path):
         pd.DataFrame({"s": [s], "max_rss": [1.0]}).to_csv(f, sep="\t", index=False)
     jobs = earlier_jobs(tmp_path).sort_values("s")
     assert jobs.values.tolist() == [
-        ["shared", "collect_checkpoints", 9],
+        ["shared/collect-1", "collect_checkpoints", 9],
         ["x", "train_base", 20],
         ["y", "train_run_base", 30],
     ]
@@ -51,10 +51,11 @@ def test_earlier_jobs_are_read_from_every_experiments_benchmark_files(tmp_path):
 def test_the_estimate_prefers_this_experiments_jobs_and_names_what_it_never_saw():
     jobs = pd.DataFrame(
         [["me", "train_ae", 10.0], ["me", "train_ae", 30.0], ["other", "train_ae", 100.0],
-         ["other", "train_ldm", 7.0], ["shared", "evaluate", 5.0], ["other", "evaluate", 50.0]],
+         ["other", "train_ldm", 7.0], ["shared/collect-1", "evaluate", 5.0],
+         ["other", "evaluate", 50.0], ["shared/collect-2", "evaluate", 9.0]],
         columns=["experiment", "rule", "s"],
     )  # fmt: skip
-    table = estimate(job_counts(DRY_RUN), jobs, "me").set_index("rule")
+    table = estimate(job_counts(DRY_RUN), jobs, {"me", "shared/collect-1"}).set_index("rule")
     assert table.loc["train_ae", "s"] == 2 * 20.0  # the median of this experiment's two
     assert table.loc["train_own_ae", "s_per_job"] == 20.0
     assert "as train_ae" in table.loc["train_own_ae", "from"]
@@ -62,7 +63,7 @@ def test_the_estimate_prefers_this_experiments_jobs_and_names_what_it_never_saw(
         table.loc["train_ldm", "s"] == 21.0
         and "other experiments" in table.loc["train_ldm", "from"]
     )
-    assert table.loc["cifar10_resnet18_evaluate", "s"] == 4 * 5.0  # shared jobs count as own
+    assert table.loc["cifar10_resnet18_evaluate", "s"] == 4 * 5.0  # its own shared folder's
     assert table.loc["all", "s"] == 0.0 and table.loc["all", "from"] == "light"
     assert math.isnan(table.loc["memorization_baselines", "s"])
     assert table.loc["memorization_baselines", "from"] == "never measured here"
