@@ -68,7 +68,7 @@ plan: setup ## what a run would do, per rule, and its time from earlier runs (TA
 	$(BIN)/python -m pdiff.plan $(TARGET) $(if $(CONFIG),--configfile $(CONFIG))
 
 report: setup ## results/<experiment>/report.html: every table and plot made so far, for the browser (CONFIG="a.yaml b.yaml" for another experiment)
-	$(SNAKEMAKE) --cores 1 html_report --forcerun html_report $(if $(CONFIG),--configfile $(CONFIG))
+	$(SNAKEMAKE) --cores $(CORES) html_report --forcerun html_report $(if $(CONFIG),--configfile $(CONFIG))
 
 $(BIN)/.slurm-plugin: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[slurm]'

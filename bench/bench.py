@@ -361,6 +361,8 @@ def bench_resume(tiny: bool, scale: int = 1) -> list[dict]:
     again = pd.read_csv(bench, sep="\t").s.iloc[-1]
     same = same and (work / ae).read_bytes() == first
     shutil.rmtree(work)
+    if scale != 1:
+        shutil.rmtree(config.parent)
     ratio, steps = (stopped + rest) / ((whole + again) / 2), cfg["ae"]["steps"]
     how = (
         "resumed at step " + resumed[0].split("resumed at step ")[1].split()[0]

@@ -73,7 +73,8 @@ def markdown_to_html(text: str) -> str:
         elif block[0].startswith("#"):
             level = min(len(block[0]) - len(block[0].lstrip("#")) + 2, 6)
             out.append(f"<h{level}>{_inline(block[0].lstrip('#').strip())}</h{level}>")
-            block[1:] and out.append(f"<p>{_inline(' '.join(block[1:]))}</p>")
+            if block[1:]:
+                out.append(f"<p>{_inline(' '.join(block[1:]))}</p>")
         else:
             kind = ' class="verdict"' if _VERDICT.match(block[0]) else ""
             out.append(f"<p{kind}>{_inline(' '.join(block))}</p>")

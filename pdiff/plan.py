@@ -22,7 +22,6 @@ from pdiff.config import SHARED_FOLDER
 # A benchmark file is named after its rule's first output (logs and benchmarks mirror the
 # results tree): that file name's stem -> the rule.
 RULE_OF_OUTPUT = {
-    "data": "prepare_data",
     "base": "train_base",
     "checkpoints": "collect_checkpoints",
     "ae": "train_ae",

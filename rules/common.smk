@@ -86,7 +86,6 @@ MODELS = f"{MATRIX}/noise-{{noise}}"
 DENOISER = f"{MODELS}/ldm-{{denoiser}}"
 SAMPLES = f"{DENOISER}/{{sampler}}"
 LOGS = f"{RESULTS}/logs"
-BENCH = f"{RESULTS}/benchmarks"
 
 # Data, bases and collections are the same for every experiment with the same settings: they
 # live in results/shared/, in folders named by a digest of the settings they read, and a new

@@ -23,9 +23,9 @@ for cell_name, (_, _, cell_config) in PAPER_CELLS.items():
 # calls ambiguous).
 RULE_NAMES = {r.name for r in workflow.rules}
 for shared_rule in ("prepare_data", "train_base", "train_run_base", "collect_checkpoints"):
-    names = [f"{cell}_{shared_rule}" for cell in PAPER_CELLS]
-    if PAPER_CELLS and shared_rule in RULE_NAMES:
-        workflow.ruleorder(shared_rule, *(n for n in names if n in RULE_NAMES))
+    cells = [f"{cell}_{shared_rule}" for cell in PAPER_CELLS]
+    if shared_rule in RULE_NAMES and cells:
+        workflow.ruleorder(shared_rule, *(rule for rule in cells if rule in RULE_NAMES))
 
 
 rule paper_table:
