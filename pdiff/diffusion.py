@@ -6,13 +6,20 @@ from __future__ import annotations
 import contextlib
 import copy
 
+import diffusers
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import DDPMScheduler
 from diffusers.optimization import get_scheduler
 from torch import nn
 from tqdm import tqdm
 
-SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
+# By name: diffusers imports a scheduler when it is first asked for (DPM-Solver brings
+# scipy.stats, most of a second of every stage's start-up).
+SCHEDULERS = {
+    "ddpm": "DDPMScheduler",
+    "ddim": "DDIMScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+}
 
 
 def make_scheduler(
@@ -35,7 +42,7 @@ def make_scheduler(
     extra = {}
     if kind in ("ddpm", "ddim"):
         extra = {"clip_sample": clip_sample is not None, "clip_sample_range": clip_sample or 1.0}
-    return SCHEDULERS[kind](
+    return getattr(diffusers, SCHEDULERS[kind])(
         num_train_timesteps=timesteps,
         beta_start=beta_start,
         beta_end=beta_end,
@@ -93,7 +100,7 @@ def train_denoiser(
     g = torch.Generator().manual_seed(seed)
     denoiser.to(device).train()
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False) if ema_decay > 0 else None
-    opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     schedule = get_scheduler(
         lr_schedule, opt, num_warmup_steps=warmup_steps, num_training_steps=steps
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pandas as pd
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
+from torch.nn import functional as F
 
 from pdiff.io import ArtifactError
 from pdiff.runtime import autocast
@@ -68,6 +71,89 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
+class PatchStem:
+    """A suffix's first convolution as one matrix product per set over image patches.
+
+    On a CPU, a convolution of few input channels (a grey or RGB image) is the slowest layer
+    of a small network: little work per output, the same overhead. Its input patches
+    (im2col) are unfolded once per image batch and shared by every parameter set; each set
+    then costs a (C_out x C*kh*kw) @ (C*kh*kw x positions) product. A 2x2 max-pool right
+    after the convolution is a max over each window's four patches, taken before the bias
+    (max(a + b, c + b) = max(a, c) + b exactly). About 2x faster for the small CNN of
+    experiments/fmnist_whole_small_runs.yaml (bench/bench.py --only eval). Its sums run in
+    another order than the convolution's, so logits differ in their last bits and a near-tie
+    can change a prediction: 1 of 5.3M on that experiment (tests/unit/test_evaluation.py
+    checks that predictions agree).
+    """
+
+    def __init__(self, name: str, conv: nn.Conv2d, pool: bool, rest: nn.Sequential):
+        self.name, self.conv, self.pool, self.rest = name, conv, pool, rest
+        self.own = {f"{name}.{n}" for n, _ in conv.named_parameters()}
+
+    @classmethod
+    def of(cls, suffix: nn.Module, max_in_channels: int = 3) -> PatchStem | None:
+        """The stem of a Sequential starting with a plain Conv2d of at most `max_in_channels`
+        inputs and a kernel of at most 3 x 3 (patches at most 9x the images), else None.
+        With 4 or 8 input channels the convolution's own kernel is faster (measured)."""
+        children = list(suffix.named_children()) if isinstance(suffix, nn.Sequential) else []
+        if len(children) < 2:
+            return None
+        name, conv = children[0]
+        if not (
+            type(conv) is nn.Conv2d
+            and conv.groups == 1
+            and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str)
+            and conv.in_channels <= max_in_channels
+            and conv.kernel_size[0] * conv.kernel_size[1] <= 9
+        ):
+            return None
+        pool = _is_2x2_pool(children[1][1])
+        return cls(name, conv, pool, nn.Sequential(OrderedDict(children[2 if pool else 1 :])))
+
+    def patches(self, x: torch.Tensor) -> torch.Tensor:
+        """(C*kh*kw, B, H, W) patches, or (C*kh*kw, 4, B, H/2, W/2) by position in the
+        pooling window. Kernel values first, so that each set's product is the wide
+        (C_out x C*kh*kw) @ (C*kh*kw x positions), 4x faster on a CPU than its transpose."""
+        c = self.conv
+        h, w = (
+            (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+            for size, pad, dil, k, stride in zip(
+                x.shape[2:], c.padding, c.dilation, c.kernel_size, c.stride, strict=True
+            )
+        )
+        cols = F.unfold(x, c.kernel_size, c.dilation, c.padding, c.stride).view(len(x), -1, h, w)
+        if not self.pool:
+            return cols.permute(1, 0, 2, 3).contiguous()
+        hp, wp = h // 2, w // 2  # an odd last row or column is dropped, as MaxPool2d does
+        cols = cols[:, :, : 2 * hp, : 2 * wp].reshape(len(x), -1, hp, 2, wp, 2)
+        return cols.permute(1, 3, 5, 0, 2, 4).reshape(cols.shape[1], 4, len(x), hp, wp)
+
+    def __call__(self, patches: torch.Tensor, params: dict) -> torch.Tensor:
+        """The input of the rest of the suffix, (B, C_out, H, W) channels-last."""
+        weight = params[f"{self.name}.weight"].reshape(self.conv.out_channels, -1)
+        out = (weight @ patches.view(len(patches), -1)).view(len(weight), *patches.shape[1:])
+        if self.pool:
+            out = out.amax(1)
+        if f"{self.name}.bias" in params:
+            out = out + params[f"{self.name}.bias"].view(-1, 1, 1, 1)
+        return out.permute(1, 2, 3, 0).contiguous().permute(0, 3, 1, 2)
+
+
+def _is_2x2_pool(m: nn.Module) -> bool:
+    def pair(v):
+        return tuple(v) if isinstance(v, tuple | list) else (v, v)
+
+    return (
+        type(m) is nn.MaxPool2d
+        and pair(m.kernel_size) == pair(m.stride) == (2, 2)
+        and pair(m.padding) == (0, 0)
+        and pair(m.dilation) == (1, 1)
+        and not m.ceil_mode
+        and not m.return_indices
+    )
+
+
 @torch.no_grad()
 def predict_sets(
     model: nn.Module,
@@ -83,7 +169,8 @@ def predict_sets(
     """Predicted classes (S x N) of the network with each of the S parameter rows put in.
 
     The prefix runs once; the suffix runs once per set (1 set per batch: a plain loop, 4-D
-    tensors channels-last) or under vmap over chunks of sets. Image batches are the outer
+    tensors channels-last, a first convolution of an image through PatchStem) or under vmap
+    over chunks of sets. Image batches are the outer
     loop, so each is read (and decoded) once for all sets.
     """
     model = model.eval().to(device)
@@ -104,6 +191,7 @@ def predict_sets(
     def run(params, xb):
         return functional_call(suffix, {**fixed, **params}, (xb,)).argmax(-1)
 
+    stem = PatchStem.of(suffix) if per == 1 else None
     if per == 1:
         fixed = {k: layout(v) for k, v in fixed.items()}
         chunks = [
@@ -111,13 +199,19 @@ def predict_sets(
         ]
 
         def run_chunk(params, xb):
-            return run(params, xb).unsqueeze(0)
+            if stem is None:
+                return run(params, xb).unsqueeze(0)
+            params = {**fixed, **params}
+            rest = {k: v for k, v in params.items() if k not in stem.own}
+            return functional_call(stem.rest, rest, (stem(xb, params),)).argmax(-1).unsqueeze(0)
     else:
         run_chunk = vmap(run, in_dims=(0, None))
         chunks = [subset.unflatten(sets[s : s + per].to(device)) for s in range(0, len(sets), per)]
     out = []
     for i in range(0, len(feats), batch_size):
         xb = layout(feats[i : i + batch_size].to(device))  # once per image batch, for all sets
+        if stem is not None:
+            xb = stem.patches(xb)  # likewise
         with autocast(device, precision):
             out.append(torch.cat([run_chunk(chunk, xb) for chunk in chunks]).cpu())
     return torch.cat(out, dim=1)

@@ -1,7 +1,18 @@
+from collections import OrderedDict
+
 import pytest
 import torch
+from torch import nn
 
-from pdiff.evaluation import accuracy, predict_sets, predict_sets_reference, weight_average
+from pdiff.evaluation import (
+    PatchStem,
+    accuracy,
+    predict_sets,
+    predict_sets_reference,
+    split_network,
+    weight_average,
+)
+from pdiff.networks import small_cnn
 from pdiff.subset import ParameterSubset
 
 CPU = torch.device("cpu")
@@ -36,6 +47,51 @@ def test_fast_path_agrees_for_an_early_layer(cnn, sets_per_batch):
         predict_sets(cnn, subset, sets, x, CPU, sets_per_batch=sets_per_batch),
         predict_sets_reference(cnn, subset, sets, x, CPU),
     )
+
+
+def _strided_stem_net():
+    torch.manual_seed(4)
+    return nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(3, 5, 3, stride=2, padding=1),
+            relu=nn.ReLU(),
+            flatten=nn.Flatten(),
+            head=nn.Linear(5 * 8 * 8, 10),
+        )
+    ).eval()
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "pooled"),
+    [
+        (small_cnn(channels=(4, 8, 16), hidden=24, batchnorm=False), 28, True),
+        (small_cnn(channels=(4, 8, 8), hidden=16), 27, True),  # odd: MaxPool2d drops a row
+        (_strided_stem_net(), 16, False),
+    ],
+)
+def test_whole_networks_predict_through_the_patch_stem_as_through_the_convolution(
+    model, size, pooled
+):
+    """Every parameter generated: the first convolution runs as a product over patches
+    (pooled where a 2x2 max-pool follows it), and every prediction is the network's own."""
+    model = model.eval()
+    subset = ParameterSubset.from_model(model, ["*"])
+    stem = PatchStem.of(split_network(model, subset)[1])
+    assert stem is not None and stem.pool == pooled
+    channels = model[0].in_channels
+    x = torch.randn(200, channels, size, size, generator=torch.Generator().manual_seed(5))
+    sets = _sets(model, subset, 6)
+    fast = predict_sets(model, subset, sets, x, CPU, batch_size=64, sets_per_batch=1)
+    assert torch.equal(fast, predict_sets_reference(model, subset, sets, x, CPU))
+    assert len({tuple(p.tolist()) for p in fast}) > 1
+
+
+def test_the_patch_stem_is_only_taken_for_few_input_channels_and_small_kernels():
+    conv = nn.Sequential(nn.Conv2d(4, 8, 3), nn.ReLU())
+    assert PatchStem.of(conv) is None  # 4 input channels: the convolution's kernel is faster
+    assert PatchStem.of(nn.Sequential(nn.Conv2d(3, 9, 3, groups=3), nn.ReLU())) is None
+    assert PatchStem.of(nn.Sequential(nn.Conv2d(1, 8, 3), nn.MaxPool2d(3))).pool is False
+    assert PatchStem.of(nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU())) is None  # 25x the images
 
 
 def test_reference_path_restores_the_model(cnn, last_two_bn):
