@@ -79,8 +79,8 @@ class PatchStem:
     (im2col) are unfolded once per image batch and shared by every parameter set; each set
     then costs a (C_out x C*kh*kw) @ (C*kh*kw x positions) product. A 2x2 max-pool right
     after the convolution is a max over each window's four patches, taken before the bias
-    (max(a + b, c + b) = max(a, c) + b exactly). About 2x faster for the small CNN of
-    experiments/fmnist_whole_small_runs.yaml (bench/bench.py --only eval). Its sums run in
+    (max(a + b, c + b) = max(a, c) + b exactly). 1.7 to 2.1x faster for the small CNN of
+    experiments/fmnist_whole_small_runs.yaml (bench/bench.py --only eval, two runs). Its sums run in
     another order than the convolution's, so logits differ in their last bits and a near-tie
     can change a prediction: 1 of 5.3M on that experiment (tests/unit/test_evaluation.py
     checks that predictions agree).
