@@ -158,6 +158,13 @@ MUTANTS = [
         "rebuilt_rows = matrix.denormalize(ae(normalized[picked]))",
         "rebuilt_rows = matrix.rows[picked].clone()",
     ),
+    Mutant(
+        "stem-pool-window",
+        "whole networks' first max-pool taken over the wrong pixels (rows and columns swapped)",
+        "pdiff/evaluation.py",
+        "return cols.permute(1, 3, 5, 0, 2, 4).reshape(cols.shape[1], 4, len(x), hp, wp)",
+        "return cols.permute(1, 3, 5, 0, 4, 2).reshape(cols.shape[1], 4, len(x), hp, wp)",
+    ),
 ]
 
 
