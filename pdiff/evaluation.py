@@ -80,10 +80,10 @@ class PatchStem:
     then costs a (C_out x C*kh*kw) @ (C*kh*kw x positions) product. A 2x2 max-pool right
     after the convolution is a max over each window's four patches, taken before the bias
     (max(a + b, c + b) = max(a, c) + b exactly). 1.7 to 2.1x faster for the small CNN of
-    experiments/fmnist_whole_small_runs.yaml (bench/bench.py --only eval, two runs). Its sums run in
-    another order than the convolution's, so logits differ in their last bits and a near-tie
-    can change a prediction: 1 of 5.3M on that experiment (tests/unit/test_evaluation.py
-    checks that predictions agree).
+    experiments/fmnist_whole_small_runs.yaml (bench/bench.py --only eval, two runs). Its sums
+    run in another order than the convolution's, so logits differ in their last bits and a
+    near-tie can change a prediction: 1 of 5.3M on that experiment
+    (tests/unit/test_evaluation.py checks that predictions agree).
     """
 
     def __init__(self, name: str, conv: nn.Conv2d, pool: bool, rest: nn.Sequential):
@@ -170,8 +170,8 @@ def predict_sets(
 
     The prefix runs once; the suffix runs once per set (1 set per batch: a plain loop, 4-D
     tensors channels-last, a first convolution of an image through PatchStem) or under vmap
-    over chunks of sets. Image batches are the outer
-    loop, so each is read (and decoded) once for all sets.
+    over chunks of sets. Image batches are the outer loop, so each is read (and decoded, and
+    unfolded into patches) once for all sets.
     """
     model = model.eval().to(device)
     prefix, suffix = split_network(model, subset)
@@ -197,13 +197,18 @@ def predict_sets(
         chunks = [
             {k: layout(v) for k, v in subset.unflatten(row.to(device)).items()} for row in sets
         ]
+        if stem is None:
 
-        def run_chunk(params, xb):
-            if stem is None:
+            def run_chunk(params, xb):
                 return run(params, xb).unsqueeze(0)
-            params = {**fixed, **params}
-            rest = {k: v for k, v in params.items() if k not in stem.own}
-            return functional_call(stem.rest, rest, (stem(xb, params),)).argmax(-1).unsqueeze(0)
+        else:
+            # Each set's tensors split once: the stem's, and the rest's (under its names).
+            chunks = [{**fixed, **params} for params in chunks]
+            chunks = [(p, {k: v for k, v in p.items() if k not in stem.own}) for p in chunks]
+
+            def run_chunk(chunk, patches):
+                params, rest = chunk
+                return functional_call(stem.rest, rest, (stem(patches, params),)).argmax(-1)[None]
     else:
         run_chunk = vmap(run, in_dims=(0, None))
         chunks = [subset.unflatten(sets[s : s + per].to(device)) for s in range(0, len(sets), per)]
@@ -211,7 +216,7 @@ def predict_sets(
     for i in range(0, len(feats), batch_size):
         xb = layout(feats[i : i + batch_size].to(device))  # once per image batch, for all sets
         if stem is not None:
-            xb = stem.patches(xb)  # likewise
+            xb = stem.patches(xb)
         with autocast(device, precision):
             out.append(torch.cat([run_chunk(chunk, xb) for chunk in chunks]).cpu())
     return torch.cat(out, dim=1)
